@@ -1,0 +1,112 @@
+"""Small immutable records that cross the boundary between the estimator and the trainer.
+
+Everything here is plain NumPy: no TensorFlow is imported, so the scikit-learn facade can build
+and read these records without paying for the TensorFlow import.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
+
+
+class Config(NamedTuple):
+    """The static configuration of a model: one traced TensorFlow function per value."""
+
+    covariance_type: str
+    weight_concentration_prior_type: str
+
+
+class Prior(NamedTuple):
+    """Resolved prior hyperparameters, in the units of the data.
+
+    The shapes follow :class:`sklearn.mixture.BayesianGaussianMixture`: ``covariance`` is
+    ``(n_features, n_features)`` for 'full' and 'tied', ``(n_features,)`` for 'diag' and a scalar
+    for 'spherical'.
+    """
+
+    weight_concentration: float
+    mean_precision: float
+    mean: np.ndarray
+    degrees_of_freedom: float
+    covariance: np.ndarray
+
+
+class Frame(NamedTuple):
+    """Affine frame the trainer works in: ``z = (x - shift) / scale``.
+
+    Working on centred and scaled data keeps the sufficient statistics well conditioned for data
+    far from the origin or with features on very different scales. For 'spherical' covariances
+    the scale is the same for every feature, so that isotropy is preserved.
+    """
+
+    shift: np.ndarray
+    scale: np.ndarray
+
+
+class Stats(NamedTuple):
+    """Expected sufficient statistics in the trainer's frame: the SVI global state.
+
+    ``nk`` is the (weighted) soft count per component, ``s1`` the sum of responsibility-weighted
+    points, ``s2`` the second moments: ``(K, D, D)`` for 'full', ``(D, D)`` summed over
+    components for 'tied', ``(K, D)`` for 'diag' and ``(K,)`` for 'spherical'. The variational
+    posterior is the prior plus these statistics, so a natural-gradient step is an average of
+    statistics (Hoffman et al., 2013).
+    """
+
+    nk: np.ndarray
+    s1: np.ndarray
+    s2: np.ndarray
+
+
+class Posterior(NamedTuple):
+    """Variational posterior in the parameterisation of scikit-learn's fitted attributes.
+
+    ``weight_concentration`` is ``(K,)`` for the Dirichlet distribution and ``(2, K)`` (the two
+    Beta parameters of each stick) for the Dirichlet process. ``precisions_cholesky`` and
+    ``covariances`` have :class:`~sklearn.mixture.BayesianGaussianMixture`'s shapes.
+    """
+
+    weight_concentration: np.ndarray
+    mean_precision: np.ndarray
+    means: np.ndarray
+    degrees_of_freedom: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+
+class State(NamedTuple):
+    """Everything needed to continue a fit (``warm_start``, ``partial_fit``)."""
+
+    stats: Stats
+    frame: Frame
+    n_steps: int
+    total_samples: float
+
+
+class FitResult(NamedTuple):
+    """What one run of the trainer returns to the estimator."""
+
+    posterior: Posterior
+    state: State
+    lower_bounds: np.ndarray
+    n_iter: int
+    converged: bool
+    n_passes: float
+
+
+class Options(NamedTuple):
+    """Settings of the SVI loop."""
+
+    max_iter: int
+    tol: float
+    batch_size: int
+    learning_offset: float
+    learning_decay: float
+    reg_covar: float
+    verbose: int = 0
+    verbose_interval: int = 10

@@ -1,0 +1,206 @@
+"""The SVI loop: minibatch natural-gradient steps, then full-data steps until the ELBO settles.
+
+For this conjugate model the natural gradient of the ELBO with respect to the global variational
+parameters, estimated on a minibatch ``B`` drawn from ``N`` points, is
+``prior + (N / |B|) * stats(B) - current`` (Hoffman et al., 2013). A step of size ``rho`` is
+therefore an average of expected sufficient statistics::
+
+    stats <- (1 - rho) * stats + rho * (N / |B|) * stats(B),   rho_t = (learning_offset + t) ** -learning_decay
+
+and with ``B`` the whole data set and ``rho = 1`` it is exactly the coordinate-ascent (CAVI) update
+of :class:`sklearn.mixture.BayesianGaussianMixture`. The loop runs minibatch epochs while the
+epoch-averaged ELBO still moves by more than ``tol``, then full-data steps until the exact ELBO
+moves by less than ``tol``; the last pass is always a full-data step, so a fit never ends on the
+noise of one minibatch.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ._functions import functions
+from ._records import Config, FitResult, Frame, Options, Posterior, Prior, State, Stats
+
+_CHUNK_ELEMENTS = 1 << 22  # rows * n_components * n_features per chunk in full passes
+
+
+def _as_f64(a):
+    return np.asarray(a, dtype=np.float64)
+
+
+def _prior64(prior: Prior) -> Prior:
+    return Prior(*(_as_f64(v) for v in prior))
+
+
+def _frame64(frame: Frame) -> Frame:
+    return Frame(_as_f64(frame.shift), _as_f64(frame.scale))
+
+
+def _to_numpy(record):
+    return type(record)(*(np.asarray(v) for v in record))
+
+
+def chunk_rows(n_components: int, n_features: int) -> int:
+    """Rows per chunk for full passes and prediction, bounding the (n, K, D) temporaries."""
+    return int(max(1024, _CHUNK_ELEMENTS // max(1, n_components * n_features)))
+
+
+def initial_state(X, sample_weight, resp, frame: Frame, config: Config, total_samples: float):
+    """Statistics of an initial assignment ``resp`` of the rows ``X``, scaled to ``total_samples``."""
+    fns = functions(config)
+    w = _as_f64(sample_weight)
+    stats = _to_numpy(fns.batch_stats(_as_f64(X), w, _as_f64(resp), _frame64(frame)))
+    factor = total_samples / w.sum()
+    stats = Stats(*(factor * s for s in stats))
+    return State(stats=stats, frame=_frame64(frame), n_steps=0, total_samples=float(total_samples))
+
+
+def _blend(old: Stats, new: Stats, rho: float, factor: float) -> Stats:
+    return Stats(*((1.0 - rho) * o + (rho * factor) * b for o, b in zip(old, new)))
+
+
+def _full_pass(fns, X, w, frame, prior, reg_covar, stats, rows):
+    """Exact statistics and ELBO over all of X at the current posterior."""
+    acc = None
+    local = 0.0
+    kl = None
+    for start in range(0, X.shape[0], rows):
+        stop = start + rows
+        b, loc, kl = fns.step(_as_f64(X[start:stop]), w[start:stop], frame, prior, reg_covar, stats)
+        b = _to_numpy(b)
+        acc = b if acc is None else Stats(*(a + c for a, c in zip(acc, b)))
+        local += float(loc)
+    return acc, local, float(kl)
+
+
+def run(X, sample_weight, config: Config, prior: Prior, options: Options, state: State, rng):
+    """Fit from ``state`` on the rows of ``X``; returns a :class:`FitResult`.
+
+    ``X`` is anything indexable by row ranges and integer arrays (a NumPy array or memmap).
+    ``rng`` is a :class:`numpy.random.RandomState` used to shuffle minibatches.
+    """
+    fns = functions(config)
+    n_samples, n_features = X.shape
+    w = _as_f64(sample_weight)
+    total = state.total_samples
+    prior = _prior64(prior)
+    frame = state.frame
+    reg = np.float64(options.reg_covar)
+    stats = state.stats
+    n_steps = state.n_steps
+    n_components = stats.nk.shape[0]
+    rows = chunk_rows(n_components, n_features)
+    batch = int(min(options.batch_size, n_samples))
+    full_phase = batch >= n_samples
+
+    lower_bounds = []
+    converged = False
+    previous = None
+    passes = 0.0
+    start_time = time.perf_counter()
+    n_iter = 0
+    for n_iter in range(1, options.max_iter + 1):
+        if not full_phase and n_iter == options.max_iter:
+            full_phase, previous = True, None  # always end on an exact step
+        if full_phase:
+            stats, local, kl = _full_pass(fns, X, w, frame, prior, reg, stats, rows)
+            elbo = (local - kl) / total
+        else:
+            perm = rng.permutation(n_samples)
+            weighted = 0.0
+            for i in range(0, n_samples, batch):
+                idx = np.sort(perm[i : i + batch])
+                wb = w[idx]
+                wsum = wb.sum()
+                if wsum <= 0:
+                    continue
+                b, local, kl = fns.step(_as_f64(X[idx]), wb, frame, prior, reg, stats)
+                factor = total / wsum
+                rho = (options.learning_offset + n_steps) ** (-options.learning_decay)
+                stats = _blend(stats, _to_numpy(b), rho, factor)
+                n_steps += 1
+                weighted += float(local) * factor * wsum / total - float(kl) * wsum / total
+            elbo = weighted / total
+        passes += 1.0
+        lower_bounds.append(elbo)
+        if options.verbose and n_iter % options.verbose_interval == 0:
+            change = np.nan if previous is None else elbo - previous
+            print(
+                f"  Iteration {n_iter} ({'full' if full_phase else 'minibatch'})\t "
+                f"time lapse {time.perf_counter() - start_time:.5f}s\t "
+                f"ELBO {elbo:.6f}\t change {change:.6f}"
+            )
+        if previous is not None and abs(elbo - previous) < options.tol:
+            if full_phase:
+                converged = True
+                break
+            full_phase, previous = True, None
+            continue
+        previous = elbo
+
+    posterior = _to_numpy(fns.posterior(frame, prior, reg, stats))
+    return FitResult(
+        posterior=posterior,
+        state=State(stats=stats, frame=frame, n_steps=n_steps, total_samples=total),
+        lower_bounds=np.asarray(lower_bounds, dtype=np.float64),
+        n_iter=n_iter,
+        converged=converged,
+        n_passes=passes,
+    )
+
+
+def posterior_from_state(config: Config, prior: Prior, reg_covar: float, state: State) -> Posterior:
+    """The posterior of a state, without any data step (``max_iter=0``)."""
+    fns = functions(config)
+    return _to_numpy(
+        fns.posterior(state.frame, _prior64(prior), np.float64(reg_covar), state.stats)
+    )
+
+
+def _chunked(fn, X, post, rows):
+    outs = [fn(_as_f64(X[s : s + rows]), post) for s in range(0, X.shape[0], rows)]
+    if isinstance(outs[0], tuple):
+        return tuple(np.concatenate([np.asarray(o[i]) for o in outs]) for i in range(len(outs[0])))
+    return np.concatenate([np.asarray(o) for o in outs])
+
+
+def _post64(post: Posterior) -> Posterior:
+    return Posterior(*(_as_f64(v) for v in post))
+
+
+def log_resp(X, config: Config, post: Posterior):
+    """Log responsibilities (n, K) and log normalisers (n,) of the rows of X."""
+    post = _post64(post)
+    rows = chunk_rows(post.means.shape[0], post.means.shape[1])
+    return _chunked(functions(config).log_resp, X, post, rows)
+
+
+def log_predictive_density(X, config: Config, post: Posterior):
+    """Log posterior predictive density of the rows of X, shape (n,)."""
+    post = _post64(post)
+    rows = chunk_rows(post.means.shape[0], post.means.shape[1])
+    return _chunked(functions(config).log_density, X, post, rows)
+
+
+def sample_predictive(config: Config, post: Posterior, counts, seed):
+    """Draw ``counts[k]`` points from each component's posterior predictive (Student-t) law.
+
+    ``seed`` is a pair of integers for TensorFlow's stateless samplers, so the draw depends on
+    nothing but the arguments.
+    """
+    import tensorflow as tf
+
+    from ._model import predictive_components
+
+    comps = predictive_components(
+        Posterior(*(tf.constant(v) for v in _post64(post))), config.covariance_type
+    )
+    n_features = post.means.shape[1]
+    out = []
+    for k, n_k in enumerate(counts):
+        if n_k > 0:
+            draw = comps[k].sample(int(n_k), seed=tf.constant([seed[0], seed[1] + k], tf.int32))
+            out.append(np.asarray(draw, dtype=np.float64).reshape(int(n_k), n_features))
+    return np.concatenate(out) if out else np.empty((0, n_features))
