@@ -47,12 +47,15 @@ def chunk_rows(n_components: int, n_features: int) -> int:
     return int(max(1024, _CHUNK_ELEMENTS // max(1, n_components * n_features)))
 
 
-def initial_state(X, sample_weight, resp, frame: Frame, config: Config, total_samples: float):
-    """Statistics of an initial assignment ``resp`` of the rows ``X``, scaled to ``total_samples``."""
+def initial_state(X, sample_weight, resp, frame: Frame, config: Config, factor, total_samples):
+    """Statistics of an initial assignment ``resp`` of the rows ``X``, multiplied by ``factor``.
+
+    ``factor`` scales a subsample's statistics up to the data set (``total / subsample weight``);
+    ``total_samples`` is the total sample weight the ELBO is scaled to.
+    """
     fns = functions(config)
     w = _as_f64(sample_weight)
     stats = _to_numpy(fns.batch_stats(_as_f64(X), w, _as_f64(resp), _frame64(frame)))
-    factor = total_samples / w.sum()
     stats = Stats(*(factor * s for s in stats))
     return State(stats=stats, frame=_frame64(frame), n_steps=0, total_samples=float(total_samples))
 
@@ -148,6 +151,15 @@ def run(X, sample_weight, config: Config, prior: Prior, options: Options, state:
         n_iter=n_iter,
         converged=converged,
         n_passes=passes,
+    )
+
+
+def mean_weights(config: Config, weight_concentration):
+    """Posterior mean of the mixture weights (scikit-learn's ``weights_``)."""
+    from ._model import mean_weights as _mean_weights
+
+    return np.asarray(
+        _mean_weights(_as_f64(weight_concentration), config.weight_concentration_prior_type)
     )
 
 

@@ -1,0 +1,668 @@
+"""The scikit-learn facade: validation, initialisation, restarts, warm start and fitted attributes.
+
+This module imports no TensorFlow: it calls the trainer in :mod:`skbgmm._svi._trainer` (imported
+inside the methods that need it) with NumPy arrays and the records of :mod:`skbgmm._svi._records`.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._priors import data_moments, make_frame, resolve_prior
+from ._svi._records import (
+    COVARIANCE_TYPES,
+    WEIGHT_PRIOR_TYPES,
+    Config,
+    Options,
+    Posterior,
+    State,
+)
+
+_INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+_FULL_BATCH_MAX = 1 << 14  # 'auto' batch size: whole data set (CAVI) up to this many rows
+_INIT_SUBSAMPLE = 1 << 14  # rows used to initialise the responsibilities
+
+
+def _trainer():
+    """Import the TensorFlow trainer on first use."""
+    from ._svi import _trainer
+
+    return _trainer
+
+
+class VariationalGMM(DensityMixin, BaseEstimator):
+    """Bayesian Gaussian mixture fitted by stochastic variational inference on TensorFlow.
+
+    A drop-in alternative to :class:`sklearn.mixture.BayesianGaussianMixture`, with the same
+    model, priors, parameter names and fitted attributes. The variational posterior is fitted by
+    natural-gradient stochastic variational inference (Hoffman et al., 2013): closed-form
+    responsibilities on a minibatch, then a step of size
+    ``(learning_offset + t) ** -learning_decay`` towards the posterior that the minibatch,
+    rescaled to the whole data set, implies. When the batch is the whole data set the step is
+    scikit-learn's coordinate-ascent update. The per-sample computations run in TensorFlow.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        The number of mixture components (an upper bound: the Dirichlet-process prior switches
+        off the ones the data do not need).
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        The form of the covariance of each component: a full matrix each, one full matrix
+        shared by all, a diagonal matrix each, or a single variance each.
+    tol : float, default=1e-3
+        Convergence threshold on the change of the evidence lower bound per sample (ELBO divided
+        by the total sample weight) between two passes over the data. With minibatches the change
+        is that of the ELBO averaged over an epoch.
+    reg_covar : float, default=1e-6
+        Non-negative regularisation added to the diagonal of each component's scatter (times its
+        count), as in scikit-learn, so that covariances stay positive definite.
+    max_iter : int, default=100
+        The maximum number of passes over the data (epochs). ``max_iter=0`` only initialises.
+    n_init : int, default=1
+        The number of initialisations; the one with the highest final ELBO is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the initial responsibilities are drawn (on a random subsample of at most 16384 rows):
+        k-means labels, k-means++ seeds, random responsibilities, or random data points.
+    weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, \
+default='dirichlet_process'
+        The prior on the weights: a truncated stick-breaking Dirichlet process or a Dirichlet
+        distribution.
+    weight_concentration_prior : float or None, default=None
+        The concentration of the weight prior (gamma in the literature). ``None`` means
+        ``1 / n_components``. Smaller values put more mass on few components.
+    mean_precision_prior : float or None, default=None
+        The precision prior on the means (beta_0). ``None`` means 1.
+    mean_prior : array-like of shape (n_features,) or None, default=None
+        The prior mean of the means (m_0). ``None`` means the (weighted) mean of X.
+    degrees_of_freedom_prior : float or None, default=None
+        The prior degrees of freedom of the precisions (nu_0); must exceed ``n_features - 1``.
+        ``None`` means ``n_features``.
+    covariance_prior : float or array-like or None, default=None
+        The prior on the covariances (the inverse Wishart scale for 'full' and 'tied', twice the
+        Gamma rate per feature for 'diag'): shape (n_features, n_features) for 'full' and 'tied',
+        (n_features,) for 'diag', a float for 'spherical'. ``None`` means the empirical
+        covariance of X (its diagonal for 'diag', the mean variance for 'spherical') plus
+        ``reg_covar`` on the diagonal.
+    batch_size : int or 'auto', default='auto'
+        The number of rows in a minibatch. A batch at least as large as the data set gives
+        full-batch coordinate ascent. ``'auto'`` uses the whole data set up to 16384 rows and
+        ``max(16384, n_samples // 64)`` rows beyond.
+    learning_offset : float, default=10.0
+        A positive offset (tau_0) that slows the first steps; must be at least 1.
+    learning_decay : float, default=0.7
+        The exponent (kappa) of the step-size schedule, in (0.5, 1] so that the steps satisfy
+        the Robbins-Monro conditions.
+    random_state : int, RandomState instance or None, default=None
+        Controls the initialisation, the minibatch order and :meth:`sample`. An int gives
+        bit-identical fits. Global NumPy and TensorFlow seeds are never touched.
+    warm_start : bool, default=False
+        If True, ``fit`` starts from the previous fit's variational posterior (``n_init`` is
+        then ignored).
+    verbose : int, default=0
+        Print the ELBO of every ``verbose_interval``-th pass when positive.
+    verbose_interval : int, default=10
+        The number of passes between two progress lines.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+        The posterior mean of the mixture weights.
+    means_ : ndarray of shape (n_components, n_features)
+        The posterior mean of each component's mean.
+    covariances_ : ndarray
+        The inverse of the posterior mean precision of each component: shape (n_components,
+        n_features, n_features) for 'full', (n_features, n_features) for 'tied', (n_components,
+        n_features) for 'diag' and (n_components,) for 'spherical'.
+    precisions_ : ndarray
+        The posterior mean precision (the inverse of ``covariances_``), same shapes.
+    precisions_cholesky_ : ndarray
+        Upper-triangular factor ``U`` with ``precisions_ = U @ U.T`` ('full', 'tied') or the
+        square root of ``precisions_`` ('diag', 'spherical'), same shapes.
+    weight_concentration_prior_ : float
+        The resolved weight concentration prior.
+    weight_concentration_ : ndarray of shape (n_components,) or tuple of two such arrays
+        The posterior Dirichlet concentrations, or for the Dirichlet process the two Beta
+        parameters of each stick.
+    mean_precision_prior_ : float
+        The resolved precision prior on the means.
+    mean_precision_ : ndarray of shape (n_components,)
+        The posterior precision scale of each mean (beta_k).
+    mean_prior_ : ndarray of shape (n_features,)
+        The resolved prior mean of the means.
+    degrees_of_freedom_prior_ : float
+        The resolved prior degrees of freedom.
+    degrees_of_freedom_ : ndarray of shape (n_components,)
+        The posterior degrees of freedom of each component (all equal for 'tied').
+    covariance_prior_ : float or ndarray
+        The resolved covariance prior.
+    converged_ : bool
+        True when the ELBO settled (change below ``tol`` between two full-data passes).
+    n_iter_ : int
+        The number of passes over the data of the best initialisation.
+    lower_bound_ : float
+        The final ELBO per unit of sample weight of the best initialisation (``-inf`` when
+        ``max_iter=0``).
+    lower_bounds_ : ndarray of shape (n_iter_,)
+        The ELBO per unit of sample weight after each pass (epoch averages for minibatch
+        passes, exact values for full-data passes).
+    n_features_in_ : int
+        The number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The names of the features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    sklearn.mixture.BayesianGaussianMixture : The coordinate-ascent estimator this one mirrors.
+    sklearn.mixture.GaussianMixture : Maximum-likelihood Gaussian mixture.
+
+    Notes
+    -----
+    The covariance model is conjugate: Normal-Wishart for 'full' and 'tied', Normal-Gamma per
+    feature for 'diag' and a shared Normal-Gamma for 'spherical'. The expectations are exact for
+    each family (scikit-learn approximates the 'diag' and 'spherical' ones with Wishart formulas),
+    and 'tied' uses the exact degrees of freedom ``nu_0 + n_samples``.
+
+    :meth:`score_samples` differs from scikit-learn on purpose: it is the log posterior predictive
+    density, a mixture of Student-t densities with weights ``weights_``, which integrates to one
+    (``BayesianGaussianMixture.score_samples`` plugs the posterior means into Gaussian densities and
+    subtracts a variational term, so it does not integrate to one; scikit-learn issue 10148).
+    :meth:`sample` draws from the same predictive density. :meth:`predict` and
+    :meth:`predict_proba` use the variational responsibilities, as scikit-learn does.
+
+    Internally the trainer works on data centred at the mean and scaled by each feature's
+    spread, which keeps the statistics well conditioned for data far from the origin or on very
+    different scales; the results are reported in the units of X.
+
+    References
+    ----------
+    .. [1] M. D. Hoffman, D. M. Blei, C. Wang and J. Paisley (2013). "Stochastic Variational
+       Inference". Journal of Machine Learning Research 14, 1303-1347.
+    .. [2] C. M. Bishop (2006). "Pattern Recognition and Machine Learning", chapter 10.
+    .. [3] D. M. Blei and M. I. Jordan (2006). "Variational inference for Dirichlet process
+       mixtures". Bayesian Analysis 1(1), 121-143.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbgmm import VariationalGMM
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [4, 2], [12, 4], [10, 7]])
+    >>> gmm = VariationalGMM(n_components=2, random_state=42).fit(X)
+    >>> gmm.means_.round(1)
+    array([[ 2.5,  2.5],
+           [10.6,  5.2]])
+    >>> gmm.predict([[0, 0], [9, 3]])
+    array([0, 1])
+    """
+
+    def __init__(
+        self,
+        *,
+        n_components=1,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=None,
+        mean_precision_prior=None,
+        mean_prior=None,
+        degrees_of_freedom_prior=None,
+        covariance_prior=None,
+        batch_size="auto",
+        learning_offset=10.0,
+        learning_decay=0.7,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weight_concentration_prior_type = weight_concentration_prior_type
+        self.weight_concentration_prior = weight_concentration_prior
+        self.mean_precision_prior = mean_precision_prior
+        self.mean_prior = mean_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior = covariance_prior
+        self.batch_size = batch_size
+        self.learning_offset = learning_offset
+        self.learning_decay = learning_decay
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # ------------------------------------------------------------------------------------------
+    # Validation
+    # ------------------------------------------------------------------------------------------
+    def _check_params(self):
+        """Check the hyperparameters that do not depend on the data."""
+
+        def number(name, low, low_open=False, high=None, integral=False, optional=False):
+            value = getattr(self, name)
+            if value is None and optional:
+                return
+            kind = numbers.Integral if integral else numbers.Real
+            if isinstance(value, bool) or not isinstance(value, kind):
+                raise TypeError(
+                    f"The '{name}' parameter of VariationalGMM must be "
+                    f"{'an int' if integral else 'a float'}"
+                    f"{' or None' if optional else ''}. Got {value!r} instead."
+                )
+            if not np.isfinite(value):
+                raise ValueError(f"The '{name}' parameter of VariationalGMM must be finite.")
+            if (value <= low) if low_open else (value < low):
+                raise ValueError(
+                    f"The '{name}' parameter of VariationalGMM must be "
+                    f"{'>' if low_open else '>='} {low}. Got {value!r} instead."
+                )
+            if high is not None and value > high:
+                raise ValueError(
+                    f"The '{name}' parameter of VariationalGMM must be <= {high}. "
+                    f"Got {value!r} instead."
+                )
+
+        def option(name, options):
+            value = getattr(self, name)
+            if not isinstance(value, str) or value not in options:
+                raise ValueError(
+                    f"The '{name}' parameter of VariationalGMM must be one of "
+                    f"{', '.join(repr(o) for o in options)}. Got {value!r} instead."
+                )
+
+        number("n_components", 1, integral=True)
+        option("covariance_type", COVARIANCE_TYPES)
+        number("tol", 0.0)
+        number("reg_covar", 0.0)
+        number("max_iter", 0, integral=True)
+        number("n_init", 1, integral=True)
+        option("init_params", _INIT_PARAMS)
+        option("weight_concentration_prior_type", WEIGHT_PRIOR_TYPES)
+        number("weight_concentration_prior", 0.0, low_open=True, optional=True)
+        number("mean_precision_prior", 0.0, low_open=True, optional=True)
+        number("degrees_of_freedom_prior", 0.0, low_open=True, optional=True)
+        if self.covariance_prior is not None and np.ndim(self.covariance_prior) == 0:
+            number("covariance_prior", 0.0, low_open=True)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            number("batch_size", 1, integral=True)
+        number("learning_offset", 1.0)
+        number("learning_decay", 0.5, low_open=True, high=1.0)
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise TypeError(f"The 'warm_start' parameter of VariationalGMM must be a bool.")
+        number("verbose", 0, integral=True)
+        number("verbose_interval", 1, integral=True)
+
+    def _check_sample_weight(self, sample_weight, n_samples):
+        if sample_weight is None:
+            return np.ones(n_samples)
+        try:
+            w = np.asarray(sample_weight, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError("sample_weight must be a 1-D array of numbers.") from exc
+        if w.ndim == 0:
+            w = np.full(n_samples, float(w))
+        if w.ndim != 1 or w.shape[0] != n_samples:
+            raise ValueError(
+                f"sample_weight.shape == {w.shape}, expected ({n_samples},): one weight per "
+                "sample."
+            )
+        if not np.all(np.isfinite(w)):
+            raise ValueError("sample_weight must contain only finite values.")
+        if np.any(w < 0):
+            raise ValueError("sample_weight must be non-negative; negative weights were found.")
+        if w.sum() <= 0:
+            raise ValueError("sample_weight sums to zero: at least one sample needs weight.")
+        return w
+
+    def _batch_size(self, n_samples):
+        if isinstance(self.batch_size, str):
+            if n_samples <= _FULL_BATCH_MAX:
+                return n_samples
+            return max(_FULL_BATCH_MAX, n_samples // 64)
+        return int(self.batch_size)
+
+    def _config(self):
+        return Config(self.covariance_type, self.weight_concentration_prior_type)
+
+    # ------------------------------------------------------------------------------------------
+    # Initialisation
+    # ------------------------------------------------------------------------------------------
+    def _initial_resp(self, X, w, rng):
+        """Initial responsibilities on a subsample; returns (rows, weights, resp, rescale)."""
+        n_samples = X.shape[0]
+        k = self.n_components
+        if n_samples > _INIT_SUBSAMPLE:
+            rows = np.sort(rng.choice(n_samples, _INIT_SUBSAMPLE, replace=False))
+            Xs, ws = np.asarray(X[rows], dtype=np.float64), w[rows]
+        else:
+            Xs, ws = np.asarray(X, dtype=np.float64), w
+        # Sorting the rows makes the initialisation independent of their order, and (since the
+        # k-means++ draws search cumulative weights) makes a row of integer weight w initialise
+        # exactly like w copies of it.
+        order = np.lexsort(Xs.T[::-1])
+        Xs, ws = Xs[order], ws[order]
+        rescale = True
+        if self.init_params == "kmeans":
+            labels = (
+                KMeans(n_clusters=k, n_init=1, random_state=rng)
+                .fit(Xs, sample_weight=ws)
+                .labels_
+            )
+            resp = np.zeros((Xs.shape[0], k))
+            resp[np.arange(Xs.shape[0]), labels] = 1.0
+        elif self.init_params == "random":
+            resp = rng.uniform(size=(Xs.shape[0], k))
+            resp /= resp.sum(axis=1, keepdims=True)
+        else:
+            positive = np.flatnonzero(ws > 0)
+            if self.init_params == "k-means++":
+                _, idx = kmeans_plusplus(
+                    Xs[positive], k, random_state=rng, sample_weight=ws[positive]
+                )
+            else:
+                idx = rng.choice(positive.shape[0], size=k, replace=False)
+            resp = np.zeros((Xs.shape[0], k))
+            resp[positive[idx], np.arange(k)] = 1.0
+            ws = np.where(resp.sum(axis=1) > 0, 1.0, 0.0)
+            rescale = False
+        return Xs, ws, resp, rescale
+
+    # ------------------------------------------------------------------------------------------
+    # Fitting
+    # ------------------------------------------------------------------------------------------
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the variational posterior to X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (dense; a :class:`numpy.memmap` is read in chunks).
+        y : None
+            Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights: an integer weight ``w`` counts a row ``w`` times and a zero
+            weight drops it. ``None`` weighs every row 1.
+
+        Returns
+        -------
+        self : VariationalGMM
+            The fitted estimator.
+        """
+        saved = self.__dict__.copy()
+        try:
+            return self._fit(X, sample_weight)
+        except BaseException:
+            # a failed fit leaves the estimator exactly as it was
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit(self, X, sample_weight):
+        self._check_params()
+        warm = bool(self.warm_start) and hasattr(self, "_state")
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, reset=not warm
+        )
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n_samples}. Use fewer components."
+            )
+        w = self._check_sample_weight(sample_weight, n_samples)
+        if warm and self.means_.shape[0] != self.n_components:
+            raise ValueError(
+                "warm_start=True needs the same n_components as the previous fit "
+                f"({self.means_.shape[0]}), got {self.n_components}."
+            )
+        config = self._config()
+        moments = data_moments(X, w)
+        frame = self._state.frame if warm else make_frame(moments, self.covariance_type)
+        prior = resolve_prior(self, moments, frame)
+        options = Options(
+            max_iter=self.max_iter,
+            tol=float(self.tol),
+            batch_size=self._batch_size(n_samples),
+            learning_offset=float(self.learning_offset),
+            learning_decay=float(self.learning_decay),
+            reg_covar=float(self.reg_covar),
+            verbose=int(self.verbose),
+            verbose_interval=int(self.verbose_interval),
+        )
+        rng = check_random_state(self.random_state)
+        trainer = _trainer()
+
+        best = None
+        n_init = 1 if warm else self.n_init
+        for init in range(n_init):
+            if self.verbose:
+                print(f"Initialization {init}")
+            if warm:
+                old = self._state
+                factor = moments.total_weight / old.total_samples
+                state = old._replace(
+                    stats=type(old.stats)(*(factor * s for s in old.stats)),
+                    total_samples=moments.total_weight,
+                )
+            else:
+                Xs, ws, resp, rescale = self._initial_resp(X, w, rng)
+                factor = moments.total_weight / ws.sum() if rescale else 1.0
+                state = trainer.initial_state(
+                    Xs, ws, resp, frame, config, factor, moments.total_weight
+                )
+            if self.max_iter == 0:
+                post = trainer.posterior_from_state(config, prior, self.reg_covar, state)
+                result = (post, state, np.empty(0), 0, False, -np.inf)
+            else:
+                res = trainer.run(X, w, config, prior, options, state, rng)
+                result = (
+                    res.posterior,
+                    res.state,
+                    res.lower_bounds,
+                    res.n_iter,
+                    res.converged,
+                    res.lower_bounds[-1],
+                )
+            if self.verbose:
+                print(f"Initialization converged: {result[4]}")
+            if best is None or result[5] > best[5]:
+                best = result
+
+        post, state, lower_bounds, n_iter, converged, lower_bound = best
+        if not converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+            )
+        self._set_posterior(post)
+        self.weight_concentration_prior_ = prior.weight_concentration
+        self.mean_precision_prior_ = prior.mean_precision
+        self.mean_prior_ = prior.mean
+        self.degrees_of_freedom_prior_ = prior.degrees_of_freedom
+        self.covariance_prior_ = (
+            float(prior.covariance) if self.covariance_type == "spherical" else prior.covariance
+        )
+        self.converged_ = bool(converged)
+        self.n_iter_ = int(n_iter)
+        self.lower_bound_ = float(lower_bound)
+        self.lower_bounds_ = np.asarray(lower_bounds)
+        self._state = state
+        return self
+
+    def _set_posterior(self, post: Posterior):
+        """Expose a trainer posterior as scikit-learn's fitted attributes."""
+        wc = np.asarray(post.weight_concentration)
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            self.weight_concentration_ = (wc[0].copy(), wc[1].copy())
+        else:
+            self.weight_concentration_ = wc
+        self.mean_precision_ = post.mean_precision
+        self.means_ = post.means
+        self.degrees_of_freedom_ = post.degrees_of_freedom
+        self.covariances_ = post.covariances
+        self.precisions_cholesky_ = post.precisions_cholesky
+        u = post.precisions_cholesky
+        if self.covariance_type == "full":
+            self.precisions_ = np.einsum("kij,klj->kil", u, u)
+        elif self.covariance_type == "tied":
+            self.precisions_ = u @ u.T
+        else:
+            self.precisions_ = u**2
+        self.weights_ = _trainer().mean_weights(self._config(), post.weight_concentration)
+
+    def _posterior(self) -> Posterior:
+        """The fitted attributes as a trainer posterior."""
+        return Posterior(
+            weight_concentration=np.asarray(self.weight_concentration_),
+            mean_precision=self.mean_precision_,
+            means=self.means_,
+            degrees_of_freedom=self.degrees_of_freedom_,
+            covariances=self.covariances_,
+            precisions_cholesky=self.precisions_cholesky_,
+        )
+
+    # ------------------------------------------------------------------------------------------
+    # Prediction
+    # ------------------------------------------------------------------------------------------
+    def _check_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+
+    def _log_resp(self, X):
+        X = self._check_X(X)
+        return _trainer().log_resp(X, self._config(), self._posterior())[0]
+
+    def predict_proba(self, X):
+        """Posterior probability of each component given each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            The variational responsibilities; each row sums to one.
+        """
+        return np.exp(self._log_resp(X))
+
+    def predict(self, X):
+        """Most probable component of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        return self._log_resp(X).argmax(axis=1)
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit to X and return the component of each sample; equals ``fit(X).predict(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights, as in :meth:`fit`.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    def score_samples(self, X):
+        """Log posterior predictive density of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            ``log p(x | training data)`` under the posterior predictive mixture of Student-t
+            densities; unlike :class:`~sklearn.mixture.BayesianGaussianMixture` it integrates
+            to one.
+        """
+        X = self._check_X(X)
+        return _trainer().log_predictive_density(X, self._config(), self._posterior())
+
+    def score(self, X, y=None):
+        """Mean log posterior predictive density of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        score : float
+            The mean of :meth:`score_samples` over the rows of X.
+        """
+        return float(self.score_samples(X).mean())
+
+    def sample(self, n_samples=1):
+        """Draw samples from the posterior predictive density.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            The number of samples.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            The samples, grouped by component.
+        y : ndarray of shape (n_samples,)
+            The component each sample came from.
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
+            raise TypeError(f"n_samples must be an int, got {n_samples!r}.")
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at least "
+                "one sample."
+            )
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        seed = rng.randint(0, 2**31 - 1, size=2)
+        X = _trainer().sample_predictive(self._config(), self._posterior(), counts, seed)
+        y = np.repeat(np.arange(self.n_components), counts)
+        return X, y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

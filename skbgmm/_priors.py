@@ -1,0 +1,160 @@
+"""Resolve ``None`` priors from the data as :class:`~sklearn.mixture.BayesianGaussianMixture` does.
+
+Plain NumPy. The data's weighted mean and covariance are accumulated over row chunks in one pass, so
+an array that does not fit in memory (a :class:`numpy.memmap`) is never copied whole.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._svi._records import Frame, Prior
+
+_MOMENT_CHUNK = 65536
+
+
+class Moments(NamedTuple):
+    """Weighted first and second moments of the data."""
+
+    total_weight: float
+    mean: np.ndarray
+    covariance: np.ndarray  # frequency-weighted, ddof=1, like np.cov
+
+
+def data_moments(X, sample_weight) -> Moments:
+    """Weighted mean and covariance of X in one chunked pass (numerically stable merge)."""
+    n_features = X.shape[1]
+    total = 0.0
+    mean = np.zeros(n_features)
+    scatter = np.zeros((n_features, n_features))
+    for start in range(0, X.shape[0], _MOMENT_CHUNK):
+        xb = np.asarray(X[start : start + _MOMENT_CHUNK], dtype=np.float64)
+        wb = sample_weight[start : start + _MOMENT_CHUNK]
+        wsum = wb.sum()
+        if wsum <= 0:
+            continue
+        mb = wb @ xb / wsum
+        diff = xb - mb
+        sb = (diff * wb[:, None]).T @ diff
+        delta = mb - mean
+        new_total = total + wsum
+        scatter += sb + np.outer(delta, delta) * (total * wsum / new_total)
+        mean += delta * (wsum / new_total)
+        total = new_total
+    covariance = scatter / max(total - 1.0, np.finfo(float).tiny)
+    return Moments(total, mean, covariance)
+
+
+def make_frame(moments: Moments, covariance_type: str) -> Frame:
+    """The trainer's working frame: centred at the data mean, scaled by the feature spreads."""
+    var = np.diag(moments.covariance).copy()
+    if covariance_type == "spherical":
+        spread = np.sqrt(var.mean())
+        scale = np.full_like(var, spread if spread > 0 else 1.0)
+    else:
+        scale = np.sqrt(var)
+        scale[~(scale > 0)] = 1.0
+    return Frame(shift=moments.mean.copy(), scale=scale)
+
+
+def _as_float_array(value, name):
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be numeric array-like, got {value!r}.") from exc
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite values.")
+    return arr
+
+
+def resolve_prior(estimator, moments: Moments, frame: Frame) -> Prior:
+    """Resolve and check every prior hyperparameter of ``estimator`` against the data.
+
+    Raises ``ValueError`` naming the parameter for shapes and values that do not fit the data.
+    """
+    n_features = moments.mean.shape[0]
+    cov_type = estimator.covariance_type
+    reg_covar = estimator.reg_covar
+
+    wcp = estimator.weight_concentration_prior
+    weight_concentration = 1.0 / estimator.n_components if wcp is None else float(wcp)
+
+    mpp = estimator.mean_precision_prior
+    mean_precision = 1.0 if mpp is None else float(mpp)
+
+    if estimator.mean_prior is None:
+        mean = moments.mean.copy()
+    else:
+        mean = _as_float_array(estimator.mean_prior, "mean_prior")
+        if mean.shape != (n_features,):
+            raise ValueError(
+                f"mean_prior should have the shape (n_features,) = ({n_features},), "
+                f"but got {mean.shape}."
+            )
+
+    dfp = estimator.degrees_of_freedom_prior
+    if dfp is None:
+        dof = float(n_features)
+    elif dfp > n_features - 1.0:
+        dof = float(dfp)
+    else:
+        raise ValueError(
+            f"The parameter 'degrees_of_freedom_prior' should be greater than "
+            f"{n_features - 1} (n_features - 1), but got {dfp:.3f}."
+        )
+
+    cp = estimator.covariance_prior
+    if cp is None:
+        # BayesianGaussianMixture's choice, plus reg_covar on the diagonal so that the prior stays
+        # positive definite for constant or collinear features.
+        cov = moments.covariance
+        covariance = {
+            "full": cov + reg_covar * np.eye(n_features),
+            "tied": cov + reg_covar * np.eye(n_features),
+            "diag": np.diag(cov) + reg_covar,
+            "spherical": np.asarray(np.diag(cov).mean() + reg_covar),
+        }[cov_type]
+        if cov_type in ("full", "tied") and not _is_positive_definite(covariance, frame):
+            covariance = covariance + max(reg_covar, 1e-10) * np.diag(frame.scale**2)
+    elif cov_type in ("full", "tied"):
+        covariance = _as_float_array(cp, "covariance_prior")
+        if covariance.shape != (n_features, n_features):
+            raise ValueError(
+                f"'{cov_type}' covariance_prior should have the shape (n_features, n_features) = "
+                f"({n_features}, {n_features}), but got {covariance.shape}."
+            )
+        if not np.allclose(covariance, covariance.T):
+            raise ValueError(f"'{cov_type}' covariance_prior should be symmetric.")
+        if not _is_positive_definite(covariance, frame):
+            raise ValueError(f"'{cov_type}' covariance_prior should be positive definite.")
+    elif cov_type == "diag":
+        covariance = _as_float_array(cp, "covariance_prior")
+        if covariance.shape != (n_features,):
+            raise ValueError(
+                f"'diag' covariance_prior should have the shape (n_features,) = ({n_features},), "
+                f"but got {covariance.shape}."
+            )
+        if np.any(covariance <= 0):
+            raise ValueError("'diag' covariance_prior should be positive.")
+    else:
+        covariance = _as_float_array(cp, "covariance_prior")
+        if covariance.ndim != 0:
+            raise ValueError(
+                f"'spherical' covariance_prior should be a positive float, got shape "
+                f"{covariance.shape}."
+            )
+        if covariance <= 0:
+            raise ValueError("'spherical' covariance_prior should be positive.")
+    return Prior(weight_concentration, mean_precision, mean, dof, np.asarray(covariance))
+
+
+def _is_positive_definite(matrix, frame: Frame) -> bool:
+    """Positive definiteness, judged on the matrix scaled to unit feature spreads."""
+    scaled = matrix / np.outer(frame.scale, frame.scale)
+    try:
+        np.linalg.cholesky(scaled)
+    except np.linalg.LinAlgError:
+        return False
+    return bool(np.linalg.eigvalsh(scaled).min() > 1e-12 * max(1.0, np.abs(scaled).max()))
