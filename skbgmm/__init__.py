@@ -1,10 +1,26 @@
 """skbgmm: Bayesian Gaussian mixtures fitted by stochastic variational inference on TensorFlow.
 
-``import skbgmm`` is cheap: TensorFlow is imported the first time a model is fitted or used.
+``import skbgmm`` is cheap: scikit-learn is imported when :class:`VariationalGMM` is first
+looked up, and TensorFlow only when a model is fitted or used.
 """
-
-from ._estimator import VariationalGMM
 
 __version__ = "0.1.0"
 
-__all__ = ["VariationalGMM", "__version__"]
+__all__ = ["PosteriorSummary", "VariationalGMM", "__version__"]
+
+
+def __getattr__(name):
+    # PEP 562 lazy attributes: keep `import skbgmm` and `skbgmm --help` fast.
+    if name == "VariationalGMM":
+        from ._estimator import VariationalGMM
+
+        return VariationalGMM
+    if name == "PosteriorSummary":
+        from ._summary import PosteriorSummary
+
+        return PosteriorSummary
+    raise AttributeError(f"module 'skbgmm' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -17,6 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._priors import data_moments, make_frame, resolve_prior
+from ._summary import PosteriorSummary
 from ._svi._records import (
     COVARIANCE_TYPES,
     WEIGHT_PRIOR_TYPES,
@@ -57,10 +58,12 @@ class VariationalGMM(DensityMixin, BaseEstimator):
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
         The form of the covariance of each component: a full matrix each, one full matrix
         shared by all, a diagonal matrix each, or a single variance each.
-    tol : float, default=1e-3
-        Convergence threshold on the change of the evidence lower bound per sample (ELBO divided
-        by the total sample weight) between two passes over the data. With minibatches the change
-        is that of the ELBO averaged over an epoch.
+    tol : float, default=1e-4
+        Convergence threshold on the change of the evidence lower bound per sample (the ELBO
+        divided by the total sample weight, in nats) between two full-data passes. Minibatch
+        epochs run while the epoch-averaged ELBO still moves by more than ``max(tol, 1e-3)``;
+        then full-data steps continue until the change is below ``tol``. (scikit-learn's ``tol``
+        applies to an unnormalised bound, hence the different default.)
     reg_covar : float, default=1e-6
         Non-negative regularisation added to the diagonal of each component's scatter (times its
         count), as in scikit-learn, so that covariances stay positive definite.
@@ -207,7 +210,7 @@ default='dirichlet_process'
         *,
         n_components=1,
         covariance_type="full",
-        tol=1e-3,
+        tol=1e-4,
         reg_covar=1e-6,
         max_iter=100,
         n_init=1,
@@ -431,6 +434,11 @@ default='dirichlet_process'
                 f"({self.means_.shape[0]}), got {self.n_components}."
             )
         config = self._config()
+        if warm and config != self._fit_config:
+            raise ValueError(
+                "warm_start=True needs the covariance_type and weight_concentration_prior_type "
+                f"of the previous fit {tuple(self._fit_config)}, got {tuple(config)}."
+            )
         moments = data_moments(X, w)
         frame = self._state.frame if warm else make_frame(moments, self.covariance_type)
         prior = resolve_prior(self, moments, frame)
@@ -490,6 +498,7 @@ default='dirichlet_process'
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
+        self._fit_config = config
         self._set_posterior(post)
         self.weight_concentration_prior_ = prior.weight_concentration
         self.mean_precision_prior_ = prior.mean_precision
@@ -507,8 +516,9 @@ default='dirichlet_process'
 
     def _set_posterior(self, post: Posterior):
         """Expose a trainer posterior as scikit-learn's fitted attributes."""
+        config = self._fit_config
         wc = np.asarray(post.weight_concentration)
-        if self.weight_concentration_prior_type == "dirichlet_process":
+        if config.weight_concentration_prior_type == "dirichlet_process":
             self.weight_concentration_ = (wc[0].copy(), wc[1].copy())
         else:
             self.weight_concentration_ = wc
@@ -518,13 +528,13 @@ default='dirichlet_process'
         self.covariances_ = post.covariances
         self.precisions_cholesky_ = post.precisions_cholesky
         u = post.precisions_cholesky
-        if self.covariance_type == "full":
+        if config.covariance_type == "full":
             self.precisions_ = np.einsum("kij,klj->kil", u, u)
-        elif self.covariance_type == "tied":
+        elif config.covariance_type == "tied":
             self.precisions_ = u @ u.T
         else:
             self.precisions_ = u**2
-        self.weights_ = _trainer().mean_weights(self._config(), post.weight_concentration)
+        self.weights_ = _trainer().mean_weights(config, post.weight_concentration)
 
     def _posterior(self) -> Posterior:
         """The fitted attributes as a trainer posterior."""
@@ -546,7 +556,7 @@ default='dirichlet_process'
 
     def _log_resp(self, X):
         X = self._check_X(X)
-        return _trainer().log_resp(X, self._config(), self._posterior())[0]
+        return _trainer().log_resp(X, self._fit_config, self._posterior())[0]
 
     def predict_proba(self, X):
         """Posterior probability of each component given each sample.
@@ -613,7 +623,7 @@ default='dirichlet_process'
             to one.
         """
         X = self._check_X(X)
-        return _trainer().log_predictive_density(X, self._config(), self._posterior())
+        return _trainer().log_predictive_density(X, self._fit_config, self._posterior())
 
     def score(self, X, y=None):
         """Mean log posterior predictive density of X.
@@ -658,9 +668,55 @@ default='dirichlet_process'
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_)
         seed = rng.randint(0, 2**31 - 1, size=2)
-        X = _trainer().sample_predictive(self._config(), self._posterior(), counts, seed)
-        y = np.repeat(np.arange(self.n_components), counts)
+        X = _trainer().sample_predictive(self._fit_config, self._posterior(), counts, seed)
+        y = np.repeat(np.arange(self.means_.shape[0]), counts)
         return X, y
+
+    def summary(self, credible_level=0.95):
+        """Per-component posterior summary: weights, means and standard deviations with intervals.
+
+        Parameters
+        ----------
+        credible_level : float, default=0.95
+            Probability mass of each equal-tailed credible interval, in (0, 1).
+
+        Returns
+        -------
+        summary : PosteriorSummary
+            Arrays per component and feature; ``print(summary)`` shows a table and
+            ``summary.rows()`` gives records for a DataFrame.
+        """
+        check_is_fitted(self)
+        if not (isinstance(credible_level, numbers.Real) and 0.0 < credible_level < 1.0):
+            raise ValueError(f"credible_level must be in (0, 1), got {credible_level!r}.")
+        post = self._posterior()
+        config = self._fit_config
+        (m_lo, m_hi), (s_lo, s_hi) = _trainer().credible_intervals(
+            config, post, float(credible_level)
+        )
+        cov = self.covariances_
+        var = {
+            "full": lambda: np.diagonal(cov, axis1=1, axis2=2),
+            "tied": lambda: np.broadcast_to(np.diag(cov), self.means_.shape),
+            "diag": lambda: cov,
+            "spherical": lambda: np.broadcast_to(cov[:, None], self.means_.shape),
+        }[config.covariance_type]()
+        names = (
+            [str(n) for n in self.feature_names_in_]
+            if hasattr(self, "feature_names_in_")
+            else [f"x{d}" for d in range(self.n_features_in_)]
+        )
+        return PosteriorSummary(
+            credible_level=float(credible_level),
+            weight=self.weights_.copy(),
+            mean=self.means_.copy(),
+            mean_lower=m_lo,
+            mean_upper=m_hi,
+            std=np.sqrt(var),
+            std_lower=s_lo,
+            std_upper=s_hi,
+            feature_names=names,
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

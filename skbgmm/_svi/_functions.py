@@ -39,6 +39,11 @@ class Functions:
         self.step = tf.function(
             self._step, input_signature=[x_spec, vec, frame, prior, _spec(0), stats]
         )
+        # minibatch steps: per-point arithmetic in float32 (see the trainer's module docstring)
+        self.step32 = tf.function(
+            self._step,
+            input_signature=[tf.TensorSpec([None, None], tf.float32), vec, frame, prior, _spec(0), stats],
+        )
         self.posterior = tf.function(self._posterior, input_signature=[frame, prior, _spec(0), stats])
         self.batch_stats = tf.function(
             self._batch_stats, input_signature=[x_spec, vec, _spec(2), frame]
@@ -57,19 +62,26 @@ class Functions:
 
     # -- traced entry points -------------------------------------------------------------------
     def _step(self, X, w, frame, prior, reg_covar, stats):
-        """One SVI local step on a batch: statistics, weighted log-evidence and global KL."""
-        Z = (X - frame.shift[None]) / frame.scale[None]
+        """One SVI local step on a batch: statistics, weighted log-evidence and global KL.
+
+        The global quantities are float64; the per-point work runs in X's dtype and the batch
+        statistics are returned in float64.
+        """
+        dt = X.dtype
+        Z = (X - tf.cast(frame.shift, dt)[None]) / tf.cast(frame.scale, dt)[None]
         prior_z, post_z = self._internal(frame, prior, reg_covar, stats)
         log_resp, log_norm = _model.log_resp(Z, post_z, self.config)
+        w_dt = tf.cast(w, dt)
         new_stats = _model.sufficient_stats(
-            Z, tf.exp(log_resp) * w[:, None], w, self.config.covariance_type
+            Z, tf.exp(log_resp) * w_dt[:, None], w_dt, self.config.covariance_type
         )
+        new_stats = Stats(*(tf.cast(s, DTYPE) for s in new_stats))
         # log-density in data units: the frame's Jacobian is -sum(log scale) per point
-        local = tf.reduce_sum(w * log_norm) - tf.reduce_sum(w) * tf.reduce_sum(
+        local = tf.reduce_sum(w * tf.cast(log_norm, DTYPE)) - tf.reduce_sum(w) * tf.reduce_sum(
             tf.math.log(frame.scale)
         )
         kl = _model.global_kl(post_z, prior_z, self.config, tf.shape(X)[1])
-        return Stats(*new_stats), local, kl
+        return new_stats, local, kl
 
     def _posterior(self, frame, prior, reg_covar, stats):
         _, post_z = self._internal(frame, prior, reg_covar, stats)

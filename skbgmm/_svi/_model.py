@@ -144,23 +144,37 @@ def mahalanobis(X, means, precisions_cholesky, covariance_type):
     return tf.reduce_sum(tf.square(diff), axis=-1) * tf.square(precisions_cholesky)[None]
 
 
-def expected_log_likelihood(X, post, covariance_type):
-    """E_q[log Normal(x_n | mu_k, Lambda_k^-1)], shape (n, K)."""
-    d = _n_features(post.means)
-    maha = mahalanobis(X, post.means, post.precisions_cholesky, covariance_type)
+def component_log_constants(post, config, n_features):
+    """The per-component part of the expected log joint, shape (K,), in float64.
+
+    ``E[log pi_k] + E[log|Lambda_k|] / 2 - D log(2 pi) / 2 - D / (2 beta_k)``; the expected
+    log joint of a point is this minus half its :func:`mahalanobis` distance.
+    """
+    d = tf.cast(n_features, DTYPE)
     e_log_det = expected_log_det_precision(
-        post.degrees_of_freedom, post.precisions_cholesky, covariance_type, tf.shape(X)[1]
+        post.degrees_of_freedom, post.precisions_cholesky, config.covariance_type, n_features
     )
-    return 0.5 * (e_log_det - d * _LOG_2PI)[None] - 0.5 * (
-        d / post.mean_precision[None] + maha
+    e_log_w = expected_log_weights(
+        post.weight_concentration, config.weight_concentration_prior_type
     )
+    return e_log_w + 0.5 * (e_log_det - d * _LOG_2PI) - 0.5 * d / post.mean_precision
 
 
 def log_resp(X, post, config):
-    """Closed-form local step: log responsibilities (n, K) and log normalisers (n,)."""
-    log_rho = expected_log_weights(
-        post.weight_concentration, config.weight_concentration_prior_type
-    )[None] + expected_log_likelihood(X, post, config.covariance_type)
+    """Closed-form local step: log responsibilities (n, K) and log normalisers (n,).
+
+    The per-point work runs in X's dtype (float32 for minibatch steps, float64 otherwise); the
+    per-component constants are computed in float64 and cast.
+    """
+    dt = X.dtype
+    const = component_log_constants(post, config, tf.shape(X)[1])
+    maha = mahalanobis(
+        X,
+        tf.cast(post.means, dt),
+        tf.cast(post.precisions_cholesky, dt),
+        config.covariance_type,
+    )
+    log_rho = tf.cast(const, dt)[None] - 0.5 * maha
     log_norm = tf.reduce_logsumexp(log_rho, axis=1)
     return log_rho - log_norm[:, None], log_norm
 
@@ -412,3 +426,44 @@ def predictive_log_density(X, post, config):
     )
     comp = predictive_components(post, config.covariance_type)
     return tf.reduce_logsumexp(comp.log_prob(X[:, None, :]) + log_w[None], axis=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Marginal posteriors of single coordinates (for summaries and credible intervals)
+# --------------------------------------------------------------------------------------------
+def variance_marginals(post, covariance_type):
+    """Shape and rate (K, D) of the inverse-Gamma marginal posterior of each variance.
+
+    Under a Wishart on the precision, a diagonal entry of the covariance is inverse-Gamma with
+    shape ``(nu - D + 1) / 2`` and rate ``nu * covariances_[d, d] / 2``; under the Gamma
+    precisions the shape is ``nu / 2`` ('diag') or ``D nu / 2`` ('spherical') and the rate is
+    the shape times ``covariances_``.
+    """
+    dof = post.degrees_of_freedom
+    n_comp = tf.shape(post.means)[0]
+    n_feat = tf.shape(post.means)[1]
+    d = tf.cast(n_feat, DTYPE)
+    if covariance_type in ("full", "tied"):
+        var = tf.linalg.diag_part(post.covariances)
+        var = var * tf.ones([n_comp, n_feat], DTYPE)
+        shape = 0.5 * (dof - d + 1.0)[:, None] * tf.ones_like(var)
+        rate = 0.5 * dof[:, None] * var
+        return shape, rate
+    if covariance_type == "diag":
+        shape = 0.5 * dof[:, None] * tf.ones_like(post.covariances)
+        return shape, shape * post.covariances
+    var = post.covariances[:, None] * tf.ones([n_comp, n_feat], DTYPE)
+    shape = 0.5 * d * dof[:, None] * tf.ones_like(var)
+    return shape, shape * var
+
+
+def mean_marginals(post, covariance_type):
+    """The Student-t marginal posterior of each coordinate of each mean, batch (K, D).
+
+    Integrating ``mu | Lambda ~ Normal(m, (beta Lambda)^-1)`` over the precision gives a
+    Student-t with ``2 a`` degrees of freedom and squared scale ``b / (a beta)``, where ``(a, b)``
+    is the variance's inverse-Gamma marginal.
+    """
+    shape, rate = variance_marginals(post, covariance_type)
+    scale = tf.sqrt(rate / (shape * post.mean_precision[:, None]))
+    return tfd.StudentT(df=2.0 * shape, loc=post.means, scale=scale)

@@ -8,9 +8,14 @@ therefore an average of expected sufficient statistics::
     stats <- (1 - rho) * stats + rho * (N / |B|) * stats(B),   rho_t = (learning_offset + t) ** -learning_decay
 
 and with ``B`` the whole data set and ``rho = 1`` it is exactly the coordinate-ascent (CAVI) update
-of :class:`sklearn.mixture.BayesianGaussianMixture`. The loop runs minibatch epochs while the
-epoch-averaged ELBO still moves by more than ``tol``, then full-data steps until the exact ELBO
-moves by less than ``tol``; the last pass is always a full-data step, so a fit never ends on the
+of :class:`sklearn.mixture.BayesianGaussianMixture`.
+
+Minibatch steps do their per-point arithmetic (distances, responsibilities, batch statistics) in
+float32 on the centred and scaled data: a minibatch estimate is noisy anyway, and float32 halves
+the cost. The global state, the posterior and every full-data step stay in float64, so the result
+a fit ends on is exact. The loop runs minibatch epochs while the
+epoch-averaged ELBO still moves by more than ``max(tol, SWITCH_TOL)`` per unit of sample weight,
+then full-data steps until the exact ELBO moves by less than ``tol``; the last pass is always a full-data step, so a fit never ends on the
 noise of one minibatch.
 """
 
@@ -23,6 +28,9 @@ import numpy as np
 from ._functions import functions
 from ._records import Config, FitResult, Frame, Options, Posterior, Prior, State, Stats
 
+# Minibatch epochs stop paying once an epoch moves the ELBO by less than this (nats per unit of
+# sample weight): from there on an exact full-data pass costs as much and has no noise.
+SWITCH_TOL = 1e-3
 _CHUNK_ELEMENTS = 1 << 22  # rows * n_components * n_features per chunk in full passes
 
 
@@ -119,7 +127,8 @@ def run(X, sample_weight, config: Config, prior: Prior, options: Options, state:
                 wsum = wb.sum()
                 if wsum <= 0:
                     continue
-                b, local, kl = fns.step(_as_f64(X[idx]), wb, frame, prior, reg, stats)
+                xb = np.asarray(X[idx], dtype=np.float32)
+                b, local, kl = fns.step32(xb, wb, frame, prior, reg, stats)
                 factor = total / wsum
                 rho = (options.learning_offset + n_steps) ** (-options.learning_decay)
                 stats = _blend(stats, _to_numpy(b), rho, factor)
@@ -135,12 +144,14 @@ def run(X, sample_weight, config: Config, prior: Prior, options: Options, state:
                 f"time lapse {time.perf_counter() - start_time:.5f}s\t "
                 f"ELBO {elbo:.6f}\t change {change:.6f}"
             )
-        if previous is not None and abs(elbo - previous) < options.tol:
-            if full_phase:
+        if previous is not None:
+            change = abs(elbo - previous)
+            if full_phase and change < options.tol:
                 converged = True
                 break
-            full_phase, previous = True, None
-            continue
+            if not full_phase and change < max(options.tol, SWITCH_TOL):
+                full_phase, previous = True, None
+                continue
         previous = elbo
 
     posterior = _to_numpy(fns.posterior(frame, prior, reg, stats))
@@ -216,3 +227,21 @@ def sample_predictive(config: Config, post: Posterior, counts, seed):
             draw = comps[k].sample(int(n_k), seed=tf.constant([seed[0], seed[1] + k], tf.int32))
             out.append(np.asarray(draw, dtype=np.float64).reshape(int(n_k), n_features))
     return np.concatenate(out) if out else np.empty((0, n_features))
+
+
+def credible_intervals(config: Config, post: Posterior, level: float):
+    """Equal-tailed credible intervals (lower, upper), each (K, D), of means and standard deviations."""
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    from ._model import mean_marginals, variance_marginals
+
+    post_t = Posterior(*(tf.constant(v) for v in _post64(post)))
+    lo, hi = (1.0 - level) / 2.0, (1.0 + level) / 2.0
+    means = mean_marginals(post_t, config.covariance_type)
+    shape, rate = variance_marginals(post_t, config.covariance_type)
+    var = tfp.distributions.InverseGamma(shape, rate)
+    return (
+        (np.asarray(means.quantile(lo)), np.asarray(means.quantile(hi))),
+        (np.sqrt(np.asarray(var.quantile(lo))), np.sqrt(np.asarray(var.quantile(hi)))),
+    )
