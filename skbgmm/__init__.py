@@ -6,7 +6,13 @@ looked up, and TensorFlow only when a model is fitted or used.
 
 __version__ = "0.1.0"
 
-__all__ = ["PosteriorSummary", "VariationalGMM", "__version__"]
+__all__ = [
+    "ComponentSelection",
+    "PosteriorSummary",
+    "VariationalGMM",
+    "__version__",
+    "select_n_components",
+]
 
 
 def __getattr__(name):
@@ -15,6 +21,10 @@ def __getattr__(name):
         from ._estimator import VariationalGMM
 
         return VariationalGMM
+    if name in ("select_n_components", "ComponentSelection"):
+        from . import _selection
+
+        return getattr(_selection, name)
     if name == "PosteriorSummary":
         from ._summary import PosteriorSummary
 

@@ -467,3 +467,93 @@ def mean_marginals(post, covariance_type):
     shape, rate = variance_marginals(post, covariance_type)
     scale = tf.sqrt(rate / (shape * post.mean_precision[:, None]))
     return tfd.StudentT(df=2.0 * shape, loc=post.means, scale=scale)
+
+
+# --------------------------------------------------------------------------------------------
+# The posterior as distribution objects
+# --------------------------------------------------------------------------------------------
+def weights_distribution(weight_concentration, prior_type):
+    """q(pi): a Dirichlet, or for the Dirichlet process the K independent Beta sticks."""
+    if prior_type == "dirichlet_process":
+        return tfd.Beta(weight_concentration[0], weight_concentration[1])
+    return tfd.Dirichlet(weight_concentration)
+
+
+def precisions_distribution(post, covariance_type):
+    """q(Lambda): Wishart (batch K for 'full', one for 'tied') or Gamma ((K, D) or (K,))."""
+    dof = post.degrees_of_freedom
+    if covariance_type in ("full", "tied"):
+        # E[Lambda] = nu W = U U^T, so chol(W) = chol(U U^T) / sqrt(nu)
+        prec = tf.linalg.matmul(post.precisions_cholesky, post.precisions_cholesky, transpose_b=True)
+        if covariance_type == "tied":
+            dof = dof[:1]
+            prec = prec[None]
+        scale_tril = tf.linalg.cholesky(prec) / tf.sqrt(dof)[:, None, None]
+        dist = tfd.WishartTriL(df=dof, scale_tril=scale_tril)
+        return dist[0] if covariance_type == "tied" else dist
+    d = _n_features(post.means)
+    shape = 0.5 * dof[:, None] if covariance_type == "diag" else 0.5 * d * dof
+    shape = shape * tf.ones_like(post.covariances)
+    return tfd.Gamma(concentration=shape, rate=shape * post.covariances)
+
+
+def mean_marginal_distribution(post, covariance_type):
+    """The marginal q(mu_k) after integrating out the precision: a multivariate Student-t.
+
+    'full'/'tied': ``t_{nu-D+1}(m, W^-1 / (beta (nu - D + 1)))``; 'diag': independent
+    ``t_nu(m_d, sigma_d^2 / beta)``; 'spherical': ``t_{D nu}(m, sigma^2 / beta I)``.
+    """
+    beta = post.mean_precision
+    dof = post.degrees_of_freedom
+    d = _n_features(post.means)
+    if covariance_type in ("full", "tied"):
+        t_dof = dof - d + 1.0
+        cov_chol = tf.linalg.cholesky(post.covariances)
+        if covariance_type == "tied":
+            cov_chol = cov_chol[None]
+        factor = tf.sqrt(dof / (beta * t_dof))[:, None, None]
+        return tfd.MultivariateStudentTLinearOperator(
+            df=t_dof, loc=post.means, scale=tf.linalg.LinearOperatorLowerTriangular(factor * cov_chol)
+        )
+    return tfd.Independent(mean_marginals(post, covariance_type), reinterpreted_batch_ndims=1)
+
+
+def sample_posterior(post, config, n_samples, seed):
+    """Joint draws (weights, means, covariances) from the variational posterior.
+
+    Precisions are drawn from q(Lambda), then means from q(mu | Lambda); Dirichlet-process
+    weights from the sticks, with the last stick set to one so that each draw sums to one.
+    """
+    seeds = tfp.random.split_seed(seed, n=3)
+    cov_type = config.covariance_type
+    wd = weights_distribution(post.weight_concentration, config.weight_concentration_prior_type)
+    if config.weight_concentration_prior_type == "dirichlet_process":
+        v = wd.sample(n_samples, seed=seeds[0])
+        v = tf.concat([v[:, :-1], tf.ones_like(v[:, -1:])], axis=1)
+        weights = v * tf.math.cumprod(1.0 - v, axis=1, exclusive=True)
+    else:
+        weights = wd.sample(n_samples, seed=seeds[0])
+    lam = precisions_distribution(post, cov_type).sample(n_samples, seed=seeds[1])
+    n_comp = tf.shape(post.means)[0]
+    n_feat = tf.shape(post.means)[1]
+    z = tf.random.stateless_normal([n_samples, n_comp, n_feat], seed=seeds[2], dtype=DTYPE)
+    z = z / tf.sqrt(post.mean_precision)[None, :, None]
+    if cov_type in ("full", "tied"):
+        if cov_type == "tied":
+            lam = lam[:, None] * tf.ones([1, n_comp, 1, 1], DTYPE)
+        lam_chol = tf.linalg.cholesky(lam)
+        # mu = m + L^-T z has covariance (L L^T)^-1 = Lambda^-1
+        offset = tf.linalg.triangular_solve(
+            lam_chol, z[..., None], lower=True, adjoint=True
+        )[..., 0]
+        eye = tf.eye(n_feat, dtype=DTYPE)
+        covariances = tf.linalg.cholesky_solve(lam_chol, eye * tf.ones_like(lam))
+        if cov_type == "tied":
+            covariances = covariances[:, 0]
+    elif cov_type == "diag":
+        offset = z * tf.math.rsqrt(lam)
+        covariances = 1.0 / lam
+    else:
+        offset = z * tf.math.rsqrt(lam)[:, :, None]
+        covariances = 1.0 / lam
+    return weights, post.means[None] + offset, covariances

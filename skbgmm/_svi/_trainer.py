@@ -135,6 +135,10 @@ def run(X, sample_weight, config: Config, prior: Prior, options: Options, state:
                 n_steps += 1
                 weighted += float(local) * factor * wsum / total - float(kl) * wsum / total
             elbo = weighted / total
+        # Keep the components sorted by size after every pass: for the Dirichlet process the
+        # larger components then sit on the earlier sticks, which the prior favours, and surplus
+        # components are switched off in fewer passes (Kurihara, Welling and Teh, 2007).
+        stats = order_by_weight(stats, config)
         passes += 1.0
         lower_bounds.append(elbo)
         if options.verbose and n_iter % options.verbose_interval == 0:
@@ -154,6 +158,7 @@ def run(X, sample_weight, config: Config, prior: Prior, options: Options, state:
                 continue
         previous = elbo
 
+    stats = order_by_weight(stats, config)
     posterior = _to_numpy(fns.posterior(frame, prior, reg, stats))
     return FitResult(
         posterior=posterior,
@@ -174,12 +179,14 @@ def mean_weights(config: Config, weight_concentration):
     )
 
 
-def posterior_from_state(config: Config, prior: Prior, reg_covar: float, state: State) -> Posterior:
-    """The posterior of a state, without any data step (``max_iter=0``)."""
+def posterior_from_state(config: Config, prior: Prior, reg_covar: float, state: State):
+    """The posterior of a state, without any data step (``max_iter=0``): (posterior, state)."""
     fns = functions(config)
-    return _to_numpy(
+    state = state._replace(stats=order_by_weight(state.stats, config))
+    post = _to_numpy(
         fns.posterior(state.frame, _prior64(prior), np.float64(reg_covar), state.stats)
     )
+    return post, state
 
 
 def _chunked(fn, X, post, rows):
@@ -245,3 +252,45 @@ def credible_intervals(config: Config, post: Posterior, level: float):
         (np.asarray(means.quantile(lo)), np.asarray(means.quantile(hi))),
         (np.sqrt(np.asarray(var.quantile(lo))), np.sqrt(np.asarray(var.quantile(hi)))),
     )
+
+
+def _post_tensors(post: Posterior):
+    import tensorflow as tf
+
+    return Posterior(*(tf.constant(v) for v in _post64(post)))
+
+
+def posterior_distributions(config: Config, post: Posterior):
+    """TensorFlow Probability objects for q(weights), q(precisions) and the marginal q(means)."""
+    from . import _model
+
+    p = _post_tensors(post)
+    return {
+        "weights": _model.weights_distribution(
+            p.weight_concentration, config.weight_concentration_prior_type
+        ),
+        "precisions": _model.precisions_distribution(p, config.covariance_type),
+        "means": _model.mean_marginal_distribution(p, config.covariance_type),
+    }
+
+
+def sample_posterior(config: Config, post: Posterior, n_samples: int, seed):
+    """NumPy draws (weights, means, covariances) from the variational posterior."""
+    import tensorflow as tf
+
+    from . import _model
+
+    out = _model.sample_posterior(
+        _post_tensors(post), config, int(n_samples), tf.constant(seed, tf.int32)
+    )
+    return tuple(np.asarray(o) for o in out)
+
+
+def order_by_weight(stats: Stats, config: Config) -> Stats:
+    """Components sorted by decreasing soft count (a stable sort): a deterministic order.
+
+    For the Dirichlet process this is also the stick order that the prior favours.
+    """
+    order = np.argsort(-stats.nk, kind="stable")
+    s2 = stats.s2 if config.covariance_type == "tied" else stats.s2[order]
+    return Stats(stats.nk[order], stats.s1[order], s2)
