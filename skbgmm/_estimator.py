@@ -17,6 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._priors import data_moments, make_frame, resolve_prior
+from ._sources import ArraySource, StreamSource, is_stream
 from ._summary import PosteriorSummary
 from ._svi._records import (
     COVARIANCE_TYPES,
@@ -24,13 +25,21 @@ from ._svi._records import (
     Config,
     Options,
     Posterior,
-    State,
+    Prior,
 )
 
 _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 _FULL_BATCH_MAX = 1 << 14  # 'auto' batch size: whole data set (CAVI) up to this many rows
 _INIT_SUBSAMPLE = 1 << 14  # rows used to initialise the responsibilities
 EFFECTIVE_WEIGHT = 0.01  # components with at least this posterior mean weight are "effective"
+
+
+def _rescaled(state, total):
+    """A state whose statistics are rescaled to represent ``total`` units of sample weight."""
+    factor = total / state.total_samples
+    return state._replace(
+        stats=type(state.stats)(*(factor * s for s in state.stats)), total_samples=float(total)
+    )
 
 
 def _trainer():
@@ -106,6 +115,11 @@ default='dirichlet_process'
     learning_decay : float, default=0.7
         The exponent (kappa) of the step-size schedule, in (0.5, 1] so that the steps satisfy
         the Robbins-Monro conditions.
+    total_samples : float or None, default=None
+        The data size that :meth:`partial_fit` scales each minibatch's likelihood to. ``None``
+        uses the total sample weight seen so far (a stream read once); set it to the size of
+        the data set when :meth:`partial_fit` makes several passes over it. ``fit`` always uses
+        the size of the data it is given.
     random_state : int, RandomState instance or None, default=None
         Controls the initialisation, the minibatch order and :meth:`sample`. An int gives
         bit-identical fits. Global NumPy and TensorFlow seeds are never touched.
@@ -162,6 +176,12 @@ default='dirichlet_process'
     n_effective_components_ : int
         The number of components whose posterior mean weight is at least 0.01. Components come
         out sorted by decreasing weight, so these are the first ones.
+    n_steps_ : int
+        The number of minibatch (natural-gradient) steps taken so far; full-data passes are not
+        counted. It sets the step size of the next step.
+    n_samples_seen_ : float
+        The total sample weight of the data of the last :meth:`fit` plus that of the
+        :meth:`partial_fit` batches since.
     n_features_in_ : int
         The number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -230,6 +250,7 @@ default='dirichlet_process'
         batch_size="auto",
         learning_offset=10.0,
         learning_decay=0.7,
+        total_samples=None,
         random_state=None,
         warm_start=False,
         verbose=0,
@@ -251,6 +272,7 @@ default='dirichlet_process'
         self.batch_size = batch_size
         self.learning_offset = learning_offset
         self.learning_decay = learning_decay
+        self.total_samples = total_samples
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
@@ -311,6 +333,7 @@ default='dirichlet_process'
             number("batch_size", 1, integral=True)
         number("learning_offset", 1.0)
         number("learning_decay", 0.5, low_open=True, high=1.0)
+        number("total_samples", 0.0, low_open=True, optional=True)
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise TypeError(f"The 'warm_start' parameter of VariationalGMM must be a bool.")
         number("verbose", 0, integral=True)
@@ -351,15 +374,11 @@ default='dirichlet_process'
     # ------------------------------------------------------------------------------------------
     # Initialisation
     # ------------------------------------------------------------------------------------------
-    def _initial_resp(self, X, w, rng):
+    def _initial_resp(self, source, rng):
         """Initial responsibilities on a subsample; returns (rows, weights, resp, rescale)."""
-        n_samples = X.shape[0]
         k = self.n_components
-        if n_samples > _INIT_SUBSAMPLE:
-            rows = np.sort(rng.choice(n_samples, _INIT_SUBSAMPLE, replace=False))
-            Xs, ws = np.asarray(X[rows], dtype=np.float64), w[rows]
-        else:
-            Xs, ws = np.asarray(X, dtype=np.float64), w
+        Xs, ws = source.subsample(_INIT_SUBSAMPLE, rng)
+        Xs = np.asarray(Xs, dtype=np.float64)
         # Sorting the rows makes the initialisation independent of their order, and (since the
         # k-means++ draws search cumulative weights) makes a row of integer weight w initialise
         # exactly like w copies of it.
@@ -421,34 +440,24 @@ default='dirichlet_process'
             self.__dict__.update(saved)
             raise
 
-    def _fit(self, X, sample_weight):
-        self._check_params()
-        warm = bool(self.warm_start) and hasattr(self, "_state")
+    def _source(self, X, sample_weight, reset):
+        """Validate X (or wrap a stream of batches) as a data source for the trainer."""
+        if is_stream(X):
+            if sample_weight is not None:
+                raise ValueError(
+                    "sample_weight cannot be given separately for a stream of batches: yield "
+                    "(X, sample_weight) pairs instead."
+                )
+            n_features = None if reset else self.n_features_in_
+            return StreamSource(X, n_features), True
         X = validate_data(
-            self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, reset=not warm
+            self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, reset=reset
         )
-        n_samples, n_features = X.shape
-        if n_samples < self.n_components:
-            raise ValueError(
-                f"Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n_samples}. Use fewer components."
-            )
-        w = self._check_sample_weight(sample_weight, n_samples)
-        if warm and self.means_.shape[0] != self.n_components:
-            raise ValueError(
-                "warm_start=True needs the same n_components as the previous fit "
-                f"({self.means_.shape[0]}), got {self.n_components}."
-            )
-        config = self._config()
-        if warm and config != self._fit_config:
-            raise ValueError(
-                "warm_start=True needs the covariance_type and weight_concentration_prior_type "
-                f"of the previous fit {tuple(self._fit_config)}, got {tuple(config)}."
-            )
-        moments = data_moments(X, w)
-        frame = self._state.frame if warm else make_frame(moments, self.covariance_type)
-        prior = resolve_prior(self, moments, frame)
-        options = Options(
+        w = self._check_sample_weight(sample_weight, X.shape[0])
+        return ArraySource(X, w), False
+
+    def _options(self, n_samples):
+        return Options(
             max_iter=self.max_iter,
             tol=float(self.tol),
             batch_size=self._batch_size(n_samples),
@@ -458,6 +467,40 @@ default='dirichlet_process'
             verbose=int(self.verbose),
             verbose_interval=int(self.verbose_interval),
         )
+
+    def _check_continuation(self, what):
+        """A warm start or partial_fit continues the fitted state: the model must not change."""
+        config = self._config()
+        if self.means_.shape[0] != self.n_components or config != self._fit_config:
+            raise ValueError(
+                f"{what} continues the previous fit, so n_components, covariance_type and "
+                "weight_concentration_prior_type must stay as they were "
+                f"({self.means_.shape[0]}, {tuple(self._fit_config)}); got "
+                f"({self.n_components}, {tuple(config)}). Fit a new estimator instead."
+            )
+        return config
+
+    def _fit(self, X, sample_weight):
+        self._check_params()
+        warm = bool(self.warm_start) and hasattr(self, "_state")
+        source, stream = self._source(X, sample_weight, reset=not warm)
+        config = self._check_continuation("warm_start=True") if warm else self._config()
+        moments = data_moments(source.chunks())
+        n_samples = moments.n_rows
+        if n_samples < 2:
+            raise ValueError(
+                f"Found array with {n_samples} sample(s) while a minimum of 2 is required."
+            )
+        if n_samples < self.n_components:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n_samples}. Use fewer components."
+            )
+        if moments.total_weight <= 0:
+            raise ValueError("sample_weight sums to zero: at least one sample needs weight.")
+        frame = self._state.frame if warm else make_frame(moments, self.covariance_type)
+        prior = resolve_prior(self, moments, frame)
+        options = self._options(n_samples)
         rng = check_random_state(self.random_state)
         trainer = _trainer()
 
@@ -467,14 +510,9 @@ default='dirichlet_process'
             if self.verbose:
                 print(f"Initialization {init}")
             if warm:
-                old = self._state
-                factor = moments.total_weight / old.total_samples
-                state = old._replace(
-                    stats=type(old.stats)(*(factor * s for s in old.stats)),
-                    total_samples=moments.total_weight,
-                )
+                state = _rescaled(self._state, moments.total_weight)
             else:
-                Xs, ws, resp, rescale = self._initial_resp(X, w, rng)
+                Xs, ws, resp, rescale = self._initial_resp(source, rng)
                 factor = moments.total_weight / ws.sum() if rescale else 1.0
                 state = trainer.initial_state(
                     Xs, ws, resp, frame, config, factor, moments.total_weight
@@ -483,7 +521,7 @@ default='dirichlet_process'
                 post, state = trainer.posterior_from_state(config, prior, self.reg_covar, state)
                 result = (post, state, np.empty(0), 0, False, -np.inf)
             else:
-                res = trainer.run(X, w, config, prior, options, state, rng)
+                res = trainer.run(source, n_samples, config, prior, options, state, rng)
                 result = (
                     res.posterior,
                     res.state,
@@ -504,6 +542,19 @@ default='dirichlet_process'
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
+        self._store(config, prior, post, state, stream, source.n_features)
+        self.converged_ = bool(converged)
+        self.n_iter_ = int(n_iter)
+        self.lower_bound_ = float(lower_bound)
+        self.lower_bounds_ = np.asarray(lower_bounds)
+        self.n_samples_seen_ = float(moments.total_weight)
+        return self
+
+    def _store(self, config, prior, post, state, stream, n_features):
+        """Set every fitted attribute of a posterior (the last step of a successful fit)."""
+        if stream:
+            self.n_features_in_ = int(n_features)
+            self.__dict__.pop("feature_names_in_", None)
         self._fit_config = config
         self._set_posterior(post)
         self.weight_concentration_prior_ = prior.weight_concentration
@@ -511,14 +562,95 @@ default='dirichlet_process'
         self.mean_prior_ = prior.mean
         self.degrees_of_freedom_prior_ = prior.degrees_of_freedom
         self.covariance_prior_ = (
-            float(prior.covariance) if self.covariance_type == "spherical" else prior.covariance
+            float(prior.covariance) if config.covariance_type == "spherical" else prior.covariance
         )
-        self.converged_ = bool(converged)
-        self.n_iter_ = int(n_iter)
-        self.lower_bound_ = float(lower_bound)
-        self.lower_bounds_ = np.asarray(lower_bounds)
         self.n_effective_components_ = int(np.sum(self.weights_ >= EFFECTIVE_WEIGHT))
+        self.n_steps_ = int(state.n_steps)
         self._state = state
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the posterior with one batch of data (online SVI).
+
+        The first call initialises the model on the batch: priors left as ``None`` are resolved
+        from it and the components are initialised on it. Every call then takes one
+        natural-gradient step per ``batch_size`` rows of the batch (the whole batch with
+        ``batch_size='auto'``), with the step size of the schedule continuing across calls, as
+        in :class:`~sklearn.decomposition.LatentDirichletAllocation`'s online mode. Evidence
+        accumulates: earlier batches are not forgotten.
+
+        The minibatch likelihood is scaled to ``total_samples`` rows; with
+        ``total_samples=None`` that is the total sample weight seen so far (right for a stream
+        read once). For several passes over a data set of known size, set ``total_samples`` to it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch of data. The first call fixes ``n_features_in_``.
+        y : None
+            Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows of this batch.
+
+        Returns
+        -------
+        self : VariationalGMM
+            The updated estimator.
+        """
+        saved = self.__dict__.copy()
+        try:
+            return self._partial_fit(X, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _partial_fit(self, X, sample_weight):
+        self._check_params()
+        first = not hasattr(self, "_state")
+        if not first:
+            config = self._check_continuation("partial_fit")
+            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+            w = self._check_sample_weight(sample_weight, X.shape[0])
+        else:
+            config = self._config()
+            X = validate_data(
+                self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, reset=True
+            )
+            w = self._check_sample_weight(sample_weight, X.shape[0])
+            if X.shape[0] < self.n_components:
+                raise ValueError(
+                    f"The first partial_fit batch needs n_samples >= n_components, got "
+                    f"n_components = {self.n_components}, n_samples = {X.shape[0]}."
+                )
+        source = ArraySource(X, w)
+        trainer = _trainer()
+        rng = check_random_state(self.random_state)
+        batch_weight = float(w.sum())
+        if batch_weight <= 0:
+            raise ValueError("sample_weight sums to zero: at least one sample needs weight.")
+        if first:
+            moments = data_moments(source.chunks())
+            frame = make_frame(moments, self.covariance_type)
+            prior = resolve_prior(self, moments, frame)
+            total = batch_weight if self.total_samples is None else float(self.total_samples)
+            Xs, ws, resp, rescale = self._initial_resp(source, rng)
+            factor = total / ws.sum() if rescale else 1.0
+            state = trainer.initial_state(Xs, ws, resp, frame, config, factor, total)
+            seen = batch_weight
+        else:
+            prior = self._resolved_prior()
+            seen = self.n_samples_seen_ + batch_weight
+            total = seen if self.total_samples is None else float(self.total_samples)
+            state = _rescaled(self._state, total)
+        options = self._options(X.shape[0])
+        batches = source.minibatches(min(options.batch_size, X.shape[0]), rng)
+        post, state, elbo = trainer.partial(batches, config, prior, options, state)
+        self._store(config, prior, post, state, False, X.shape[1])
+        self.n_samples_seen_ = seen
+        self.lower_bound_ = float(elbo)
+        self.lower_bounds_ = np.append(getattr(self, "lower_bounds_", np.empty(0)), elbo)
+        self.n_iter_ = getattr(self, "n_iter_", 0) + 1
+        self.converged_ = False
         return self
 
     def _set_posterior(self, post: Posterior):
@@ -542,6 +674,16 @@ default='dirichlet_process'
         else:
             self.precisions_ = u**2
         self.weights_ = _trainer().mean_weights(config, post.weight_concentration)
+
+    def _resolved_prior(self) -> Prior:
+        """The fitted prior hyperparameters as a trainer record."""
+        return Prior(
+            self.weight_concentration_prior_,
+            self.mean_precision_prior_,
+            self.mean_prior_,
+            self.degrees_of_freedom_prior_,
+            np.asarray(self.covariance_prior_),
+        )
 
     def _posterior(self) -> Posterior:
         """The fitted attributes as a trainer posterior."""

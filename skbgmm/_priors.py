@@ -12,26 +12,30 @@ import numpy as np
 
 from ._svi._records import Frame, Prior
 
-_MOMENT_CHUNK = 65536
-
-
 class Moments(NamedTuple):
     """Weighted first and second moments of the data."""
 
+    n_rows: int
     total_weight: float
     mean: np.ndarray
     covariance: np.ndarray  # frequency-weighted, ddof=1, like np.cov
 
 
-def data_moments(X, sample_weight) -> Moments:
-    """Weighted mean and covariance of X in one chunked pass (numerically stable merge)."""
-    n_features = X.shape[1]
+def data_moments(chunks) -> Moments:
+    """Weighted mean and covariance in one pass over ``(X, sample_weight)`` chunks.
+
+    Chunks are merged with the pairwise update of Chan, Golub and LeVeque, which stays accurate
+    for data far from the origin; an array is never copied whole.
+    """
+    n_rows = 0
     total = 0.0
-    mean = np.zeros(n_features)
-    scatter = np.zeros((n_features, n_features))
-    for start in range(0, X.shape[0], _MOMENT_CHUNK):
-        xb = np.asarray(X[start : start + _MOMENT_CHUNK], dtype=np.float64)
-        wb = sample_weight[start : start + _MOMENT_CHUNK]
+    mean = scatter = None
+    for xb, wb in chunks:
+        xb = np.asarray(xb, dtype=np.float64)
+        if mean is None:
+            mean = np.zeros(xb.shape[1])
+            scatter = np.zeros((xb.shape[1], xb.shape[1]))
+        n_rows += xb.shape[0]
         wsum = wb.sum()
         if wsum <= 0:
             continue
@@ -44,7 +48,7 @@ def data_moments(X, sample_weight) -> Moments:
         mean += delta * (wsum / new_total)
         total = new_total
     covariance = scatter / max(total - 1.0, np.finfo(float).tiny)
-    return Moments(total, mean, covariance)
+    return Moments(n_rows, total, mean, covariance)
 
 
 def make_frame(moments: Moments, covariance_type: str) -> Frame:

@@ -72,36 +72,58 @@ def _blend(old: Stats, new: Stats, rho: float, factor: float) -> Stats:
     return Stats(*((1.0 - rho) * o + (rho * factor) * b for o, b in zip(old, new)))
 
 
-def _full_pass(fns, X, w, frame, prior, reg_covar, stats, rows):
-    """Exact statistics and ELBO over all of X at the current posterior."""
+def _full_pass(fns, source, frame, prior, reg_covar, stats, rows):
+    """Exact statistics and ELBO terms over every row of ``source`` at the current posterior."""
     acc = None
     local = 0.0
-    kl = None
-    for start in range(0, X.shape[0], rows):
-        stop = start + rows
-        b, loc, kl = fns.step(_as_f64(X[start:stop]), w[start:stop], frame, prior, reg_covar, stats)
+    kl = 0.0
+    for xb, wb in source.chunks(rows):
+        b, loc, kl = fns.step(_as_f64(xb), _as_f64(wb), frame, prior, reg_covar, stats)
         b = _to_numpy(b)
         acc = b if acc is None else Stats(*(a + c for a, c in zip(acc, b)))
         local += float(loc)
     return acc, local, float(kl)
 
 
-def run(X, sample_weight, config: Config, prior: Prior, options: Options, state: State, rng):
-    """Fit from ``state`` on the rows of ``X``; returns a :class:`FitResult`.
+def _svi_steps(fns, batches, frame, prior, reg_covar, stats, n_steps, total, options):
+    """One natural-gradient step per minibatch; returns (stats, n_steps, ELBO estimate, weight).
 
-    ``X`` is anything indexable by row ranges and integer arrays (a NumPy array or memmap).
-    ``rng`` is a :class:`numpy.random.RandomState` used to shuffle minibatches.
+    The ELBO estimate is the average over the steps of ``(N / |B|) * local - KL``, per unit of
+    sample weight, weighted by each batch's share.
+    """
+    weighted = 0.0
+    seen = 0.0
+    for xb, wb in batches:
+        wb = _as_f64(wb)
+        wsum = wb.sum()
+        if wsum <= 0:
+            continue
+        xb = np.asarray(xb, dtype=np.float32)
+        b, local, kl = fns.step32(xb, wb, frame, prior, reg_covar, stats)
+        factor = total / wsum
+        rho = (options.learning_offset + n_steps) ** (-options.learning_decay)
+        stats = _blend(stats, _to_numpy(b), rho, factor)
+        n_steps += 1
+        weighted += (float(local) * factor - float(kl)) / total * wsum
+        seen += wsum
+    return stats, n_steps, weighted / max(seen, np.finfo(float).tiny), seen
+
+
+def run(source, n_samples, config: Config, prior: Prior, options: Options, state: State, rng):
+    """Fit from ``state`` on the rows of ``source``; returns a :class:`FitResult`.
+
+    ``source`` yields ``(X, sample_weight)`` NumPy pairs through ``chunks(rows)`` (every row once,
+    in order) and ``minibatches(batch_size, rng)`` (every row once per epoch); ``n_samples`` is
+    its number of rows. ``rng`` is a :class:`numpy.random.RandomState` for shuffling.
     """
     fns = functions(config)
-    n_samples, n_features = X.shape
-    w = _as_f64(sample_weight)
     total = state.total_samples
     prior = _prior64(prior)
     frame = state.frame
     reg = np.float64(options.reg_covar)
     stats = state.stats
     n_steps = state.n_steps
-    n_components = stats.nk.shape[0]
+    n_components, n_features = stats.s1.shape
     rows = chunk_rows(n_components, n_features)
     batch = int(min(options.batch_size, n_samples))
     full_phase = batch >= n_samples
@@ -116,25 +138,13 @@ def run(X, sample_weight, config: Config, prior: Prior, options: Options, state:
         if not full_phase and n_iter == options.max_iter:
             full_phase, previous = True, None  # always end on an exact step
         if full_phase:
-            stats, local, kl = _full_pass(fns, X, w, frame, prior, reg, stats, rows)
+            stats, local, kl = _full_pass(fns, source, frame, prior, reg, stats, rows)
             elbo = (local - kl) / total
         else:
-            perm = rng.permutation(n_samples)
-            weighted = 0.0
-            for i in range(0, n_samples, batch):
-                idx = np.sort(perm[i : i + batch])
-                wb = w[idx]
-                wsum = wb.sum()
-                if wsum <= 0:
-                    continue
-                xb = np.asarray(X[idx], dtype=np.float32)
-                b, local, kl = fns.step32(xb, wb, frame, prior, reg, stats)
-                factor = total / wsum
-                rho = (options.learning_offset + n_steps) ** (-options.learning_decay)
-                stats = _blend(stats, _to_numpy(b), rho, factor)
-                n_steps += 1
-                weighted += float(local) * factor * wsum / total - float(kl) * wsum / total
-            elbo = weighted / total
+            stats, n_steps, elbo, _ = _svi_steps(
+                fns, source.minibatches(batch, rng), frame, prior, reg, stats, n_steps, total,
+                options,
+            )
         # Keep the components sorted by size after every pass: for the Dirichlet process the
         # larger components then sit on the earlier sticks, which the prior favours, and surplus
         # components are switched off in fewer passes (Kurihara, Welling and Teh, 2007).
@@ -158,7 +168,6 @@ def run(X, sample_weight, config: Config, prior: Prior, options: Options, state:
                 continue
         previous = elbo
 
-    stats = order_by_weight(stats, config)
     posterior = _to_numpy(fns.posterior(frame, prior, reg, stats))
     return FitResult(
         posterior=posterior,
@@ -168,6 +177,25 @@ def run(X, sample_weight, config: Config, prior: Prior, options: Options, state:
         converged=converged,
         n_passes=passes,
     )
+
+
+def partial(batches, config: Config, prior: Prior, options: Options, state: State):
+    """Natural-gradient steps on the given minibatches only (``partial_fit``).
+
+    Returns ``(posterior, state, elbo_estimate)``; ``state.total_samples`` sets the data-size
+    scaling of the steps.
+    """
+    fns = functions(config)
+    prior = _prior64(prior)
+    reg = np.float64(options.reg_covar)
+    stats, n_steps, elbo, _ = _svi_steps(
+        fns, batches, state.frame, prior, reg, state.stats, state.n_steps,
+        state.total_samples, options,
+    )
+    stats = order_by_weight(stats, config)
+    state = state._replace(stats=stats, n_steps=n_steps)
+    posterior = _to_numpy(fns.posterior(state.frame, prior, reg, stats))
+    return posterior, state, elbo
 
 
 def mean_weights(config: Config, weight_concentration):
