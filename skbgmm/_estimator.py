@@ -628,23 +628,36 @@ default='dirichlet_process'
         batch_weight = float(w.sum())
         if batch_weight <= 0:
             raise ValueError("sample_weight sums to zero: at least one sample needs weight.")
+        streaming = self.total_samples is None
         if first:
             moments = data_moments(source.chunks())
             frame = make_frame(moments, self.covariance_type)
             prior = resolve_prior(self, moments, frame)
-            total = batch_weight if self.total_samples is None else float(self.total_samples)
             Xs, ws, resp, rescale = self._initial_resp(source, rng)
+            total = batch_weight if streaming else float(self.total_samples)
             factor = total / ws.sum() if rescale else 1.0
             state = trainer.initial_state(Xs, ws, resp, frame, config, factor, total)
-            seen = batch_weight
+            # streaming: the initial assignment only seeds the first step, which absorbs the batch
+            seen = 0.0 if streaming else None
         else:
             prior = self._resolved_prior()
-            seen = self.n_samples_seen_ + batch_weight
-            total = seen if self.total_samples is None else float(self.total_samples)
-            state = _rescaled(self._state, total)
+            state = self._state
+            if streaming:
+                seen = state.total_samples
+            else:
+                state, seen = _rescaled(state, float(self.total_samples)), None
         options = self._options(X.shape[0])
-        batches = source.minibatches(min(options.batch_size, X.shape[0]), rng)
-        post, state, elbo = trainer.partial(batches, config, prior, options, state)
+        batch_size = min(options.batch_size, X.shape[0])
+        if first and streaming:
+            # the first batch of a stream is fitted to convergence, so that the
+            # Dirichlet-process prior can leave spare components for clusters that come later
+            res = trainer.run(source, X.shape[0], config, prior, options, state, rng)
+            post, state, elbo = res.posterior, res.state, res.lower_bounds[-1]
+        else:
+            post, state, elbo, _ = trainer.partial(
+                source, batch_size, rng, config, prior, options, state, seen
+            )
+        seen = (0.0 if first else self.n_samples_seen_) + batch_weight
         self._store(config, prior, post, state, False, X.shape[1])
         self.n_samples_seen_ = seen
         self.lower_bound_ = float(elbo)

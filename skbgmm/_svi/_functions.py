@@ -51,6 +51,9 @@ class Functions:
         self.log_resp = tf.function(self._log_resp, input_signature=[x_spec, post])
         self.log_density = tf.function(self._log_density, input_signature=[x_spec, post])
         self.global_kl = tf.function(self._global_kl, input_signature=[frame, prior, _spec(0), stats])
+        self.distances = tf.function(
+            self._distances, input_signature=[x_spec, frame, prior, _spec(0), stats]
+        )
 
     # -- pieces shared by the traced functions --------------------------------------------------
     def _internal(self, frame, prior, reg_covar, stats):
@@ -92,6 +95,14 @@ class Functions:
     def _global_kl(self, frame, prior, reg_covar, stats):
         prior_z, post_z = self._internal(frame, prior, reg_covar, stats)
         return _model.global_kl(post_z, prior_z, self.config, tf.shape(frame.shift)[0])
+
+    def _distances(self, X, frame, prior, reg_covar, stats):
+        """Squared Mahalanobis distances (n, K) of X to each component, under E[precision]."""
+        Z = (X - frame.shift[None]) / frame.scale[None]
+        _, post_z = self._internal(frame, prior, reg_covar, stats)
+        return _model.mahalanobis(
+            Z, post_z.means, post_z.precisions_cholesky, self.config.covariance_type
+        )
 
     def _batch_stats(self, X, w, resp, frame):
         Z = (X - frame.shift[None]) / frame.scale[None]

@@ -85,14 +85,20 @@ def _full_pass(fns, source, frame, prior, reg_covar, stats, rows):
     return acc, local, float(kl)
 
 
-def _svi_steps(fns, batches, frame, prior, reg_covar, stats, n_steps, total, options):
+def _svi_steps(fns, batches, frame, prior, reg_covar, stats, n_steps, total, options, seen=None):
     """One natural-gradient step per minibatch; returns (stats, n_steps, ELBO estimate, weight).
+
+    With ``seen=None`` the steps follow the Robbins-Monro schedule towards a data set of size
+    ``total``. With ``seen`` (the sample weight already absorbed by ``stats``) the data are a
+    stream read once: each batch's statistics are added to the state, which is the SVI step with
+    ``rho = |B| / (seen + |B|)`` and ``N = seen + |B|``, i.e. streaming variational Bayes
+    (Broderick et al., 2013), where no batch is ever forgotten.
 
     The ELBO estimate is the average over the steps of ``(N / |B|) * local - KL``, per unit of
     sample weight, weighted by each batch's share.
     """
     weighted = 0.0
-    seen = 0.0
+    absorbed = 0.0
     for xb, wb in batches:
         wb = _as_f64(wb)
         wsum = wb.sum()
@@ -100,13 +106,20 @@ def _svi_steps(fns, batches, frame, prior, reg_covar, stats, n_steps, total, opt
             continue
         xb = np.asarray(xb, dtype=np.float32)
         b, local, kl = fns.step32(xb, wb, frame, prior, reg_covar, stats)
-        factor = total / wsum
-        rho = (options.learning_offset + n_steps) ** (-options.learning_decay)
-        stats = _blend(stats, _to_numpy(b), rho, factor)
+        if seen is None:
+            factor = total / wsum
+            rho = (options.learning_offset + n_steps) ** (-options.learning_decay)
+            stats = _blend(stats, _to_numpy(b), rho, factor)
+        else:
+            # the SVI step with N = seen + |B| and rho = |B| / N, applied to statistics that
+            # stand for `seen` points: the batch's statistics are simply added
+            seen += wsum
+            total, factor = seen, seen / wsum
+            stats = Stats(*(a + c for a, c in zip(stats, _to_numpy(b))))
         n_steps += 1
         weighted += (float(local) * factor - float(kl)) / total * wsum
-        seen += wsum
-    return stats, n_steps, weighted / max(seen, np.finfo(float).tiny), seen
+        absorbed += wsum
+    return stats, n_steps, weighted / max(absorbed, np.finfo(float).tiny), absorbed
 
 
 def run(source, n_samples, config: Config, prior: Prior, options: Options, state: State, rng):
@@ -179,23 +192,87 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     )
 
 
-def partial(batches, config: Config, prior: Prior, options: Options, state: State):
-    """Natural-gradient steps on the given minibatches only (``partial_fit``).
+def partial(source, batch_size, rng, config, prior, options, state, seen=None):
+    """Natural-gradient steps on the minibatches of one batch of data (``partial_fit``).
 
-    Returns ``(posterior, state, elbo_estimate)``; ``state.total_samples`` sets the data-size
-    scaling of the steps.
+    With ``seen`` (the sample weight the state has absorbed) the batch is new data added to it:
+    streaming variational Bayes, where no batch is forgotten. Points that no effective component
+    explains (squared Mahalanobis distance beyond the chi-square 99.9% quantile from every
+    component carrying at least ``SPARE_WEIGHT`` of the weight) then give birth to components:
+    spare components (those below ``SPARE_WEIGHT``) are re-seeded on them by k-means, so a
+    cluster that first appears late in a stream gets components of its own instead of
+    stretching an old one. With ``seen=None`` the batch is a minibatch of a data set of size
+    ``state.total_samples`` and the steps follow the Robbins-Monro schedule.
+
+    Returns ``(posterior, state, elbo_estimate, n_births)``.
     """
     fns = functions(config)
     prior = _prior64(prior)
     reg = np.float64(options.reg_covar)
-    stats, n_steps, elbo, _ = _svi_steps(
-        fns, batches, state.frame, prior, reg, state.stats, state.n_steps,
-        state.total_samples, options,
+    n_births = 0
+    stats = state.stats
+    seed = None
+    if seen is not None and seen > 0:
+        stats, seed, n_births = _births(fns, source, config, prior, reg, state, rng)
+    stats, n_steps, elbo, absorbed = _svi_steps(
+        fns, source.minibatches(batch_size, rng), state.frame, prior, reg, stats,
+        state.n_steps, state.total_samples, options, seen=seen,
     )
+    if seed is not None:
+        # the seeds only guided this batch's responsibilities; the batch itself is now absorbed
+        stats = Stats(*(np.maximum(a - b, 0.0) if i == 0 else a - b
+                        for i, (a, b) in enumerate(zip(stats, seed))))
     stats = order_by_weight(stats, config)
-    state = state._replace(stats=stats, n_steps=n_steps)
+    total = seen + absorbed if seen is not None else state.total_samples
+    state = state._replace(stats=stats, n_steps=n_steps, total_samples=total)
     posterior = _to_numpy(fns.posterior(state.frame, prior, reg, stats))
-    return posterior, state, elbo
+    return posterior, state, elbo, n_births
+
+
+SPARE_WEIGHT = 0.01
+_BIRTH_QUANTILE = 0.999
+_MIN_BIRTH_POINTS = 10
+
+
+def _births(fns, source, config, prior, reg, state, rng):
+    """Seed spare components on the points of the batch that no component explains.
+
+    Returns ``(stats with the seeds, the seeds alone, number of births)``: the seeds are the
+    statistics of the unexplained points assigned by k-means to the spare components, whose own
+    (negligible) statistics are dropped.
+    """
+    from scipy.stats import chi2
+    from sklearn.cluster import KMeans
+
+    stats = state.stats
+    share = stats.nk / max(stats.nk.sum(), np.finfo(float).tiny)
+    spare = np.flatnonzero(share < SPARE_WEIGHT)
+    used = np.flatnonzero(share >= SPARE_WEIGHT)
+    if spare.size == 0 or used.size == 0:
+        return stats, None, 0
+    X, w = np.asarray(source.X, dtype=np.float64), _as_f64(source.w)
+    dist = np.asarray(fns.distances(X, state.frame, prior, reg, stats))[:, used].min(axis=1)
+    far = (dist > chi2.ppf(_BIRTH_QUANTILE, X.shape[1])) & (w > 0)
+    n_far = int(far.sum())
+    if n_far < max(_MIN_BIRTH_POINTS, X.shape[1] + 1):
+        return stats, None, 0
+    n_new = int(min(spare.size, max(1, n_far // (5 * (X.shape[1] + 1)))))
+    Xf, wf = X[far], w[far]
+    labels = KMeans(n_clusters=n_new, n_init=1, random_state=rng).fit(Xf, sample_weight=wf).labels_
+    resp = np.zeros((n_far, stats.nk.shape[0]))
+    resp[np.arange(n_far), spare[labels]] = 1.0
+    seed = _to_numpy(fns.batch_stats(Xf, wf, resp, state.frame))
+    drop = np.zeros(stats.nk.shape[0], dtype=bool)
+    drop[spare[:n_new]] = True
+
+    def without_dropped(a):
+        if config.covariance_type == "tied" and a.ndim == 2 and a.shape[0] == a.shape[1] and a is stats.s2:
+            return a  # the shared scatter cannot be split by component
+        mask = drop.reshape((-1,) + (1,) * (a.ndim - 1))
+        return np.where(mask, 0.0, a)
+
+    base = Stats(*(without_dropped(a) for a in stats))
+    return Stats(*(a + b for a, b in zip(base, seed))), seed, n_new
 
 
 def mean_weights(config: Config, weight_concentration):
