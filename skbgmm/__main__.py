@@ -236,6 +236,8 @@ def _cmd_fit(args):
         batch_size=batch,
         max_iter=args.max_iter,
         random_state=args.random_state,
+        # a live progress bar on a terminal, nothing when the output is piped
+        verbose=2 if sys.stderr.isatty() else 0,
     )
     try:
         model.fit(X)

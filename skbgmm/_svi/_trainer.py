@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from ._functions import functions
+from ._progress import PassProgress
 from ._records import Config, FitResult, Frame, Options, Posterior, Prior, State, Stats
 
 # Minibatch epochs stop paying once an epoch moves the ELBO by less than this (nats per unit of
@@ -72,12 +73,14 @@ def _blend(old: Stats, new: Stats, rho: float, factor: float) -> Stats:
     return Stats(*((1.0 - rho) * o + (rho * factor) * b for o, b in zip(old, new)))
 
 
-def _full_pass(fns, source, frame, prior, reg_covar, stats, rows):
+def _full_pass(fns, source, frame, prior, reg_covar, stats, rows, progress=None):
     """Exact statistics and ELBO terms over every row of ``source`` at the current posterior."""
     acc = None
     local = 0.0
     kl = 0.0
     for xb, wb in source.chunks(rows):
+        if progress is not None:
+            progress.advance(xb.shape[0])
         b, loc, kl = fns.step(_as_f64(xb), _as_f64(wb), frame, prior, reg_covar, stats)
         b = _to_numpy(b)
         acc = b if acc is None else Stats(*(a + c for a, c in zip(acc, b)))
@@ -85,7 +88,9 @@ def _full_pass(fns, source, frame, prior, reg_covar, stats, rows):
     return acc, local, float(kl)
 
 
-def _svi_steps(fns, batches, frame, prior, reg_covar, stats, n_steps, total, options, seen=None):
+def _svi_steps(
+    fns, batches, frame, prior, reg_covar, stats, n_steps, total, options, seen=None, progress=None
+):
     """One natural-gradient step per minibatch; returns (stats, n_steps, ELBO estimate, weight).
 
     With ``seen=None`` the steps follow the Robbins-Monro schedule towards a data set of size
@@ -100,6 +105,8 @@ def _svi_steps(fns, batches, frame, prior, reg_covar, stats, n_steps, total, opt
     weighted = 0.0
     absorbed = 0.0
     for xb, wb in batches:
+        if progress is not None:
+            progress.advance(xb.shape[0])
         wb = _as_f64(wb)
         wsum = wb.sum()
         if wsum <= 0:
@@ -147,39 +154,45 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     passes = 0.0
     start_time = time.perf_counter()
     n_iter = 0
-    for n_iter in range(1, options.max_iter + 1):
-        if not full_phase and n_iter == options.max_iter:
-            full_phase, previous = True, None  # always end on an exact step
-        if full_phase:
-            stats, local, kl = _full_pass(fns, source, frame, prior, reg, stats, rows)
-            elbo = (local - kl) / total
-        else:
-            stats, n_steps, elbo, _ = _svi_steps(
-                fns, source.minibatches(batch, rng), frame, prior, reg, stats, n_steps, total,
-                options,
-            )
-        # Keep the components sorted by size after every pass: for the Dirichlet process the
-        # larger components then sit on the earlier sticks, which the prior favours, and surplus
-        # components are switched off in fewer passes (Kurihara, Welling and Teh, 2007).
-        stats = order_by_weight(stats, config)
-        passes += 1.0
-        lower_bounds.append(elbo)
-        if options.verbose and n_iter % options.verbose_interval == 0:
-            change = np.nan if previous is None else elbo - previous
-            print(
-                f"  Iteration {n_iter} ({'full' if full_phase else 'minibatch'})\t "
-                f"time lapse {time.perf_counter() - start_time:.5f}s\t "
-                f"ELBO {elbo:.6f}\t change {change:.6f}"
-            )
-        if previous is not None:
-            change = abs(elbo - previous)
-            if full_phase and change < options.tol:
-                converged = True
-                break
-            if not full_phase and change < max(options.tol, SWITCH_TOL):
-                full_phase, previous = True, None
-                continue
-        previous = elbo
+    bar = PassProgress(options.verbose >= 2, n_samples)
+    try:
+        for n_iter in range(1, options.max_iter + 1):
+            if not full_phase and n_iter == options.max_iter:
+                full_phase, previous = True, None  # always end on an exact step
+            bar.start_pass(n_iter, "full" if full_phase else "minibatch")
+            if full_phase:
+                stats, local, kl = _full_pass(fns, source, frame, prior, reg, stats, rows, bar)
+                elbo = (local - kl) / total
+            else:
+                stats, n_steps, elbo, _ = _svi_steps(
+                    fns, source.minibatches(batch, rng), frame, prior, reg, stats, n_steps,
+                    total, options, progress=bar,
+                )
+            bar.end_pass(elbo)
+            # Keep the components sorted by size after every pass: for the Dirichlet process the
+            # larger components then sit on the earlier sticks, which the prior favours, and surplus
+            # components are switched off in fewer passes (Kurihara, Welling and Teh, 2007).
+            stats = order_by_weight(stats, config)
+            passes += 1.0
+            lower_bounds.append(elbo)
+            if options.verbose and n_iter % options.verbose_interval == 0:
+                change = np.nan if previous is None else elbo - previous
+                print(
+                    f"  Iteration {n_iter} ({'full' if full_phase else 'minibatch'})\t "
+                    f"time lapse {time.perf_counter() - start_time:.5f}s\t "
+                    f"ELBO {elbo:.6f}\t change {change:.6f}"
+                )
+            if previous is not None:
+                change = abs(elbo - previous)
+                if full_phase and change < options.tol:
+                    converged = True
+                    break
+                if not full_phase and change < max(options.tol, SWITCH_TOL):
+                    full_phase, previous = True, None
+                    continue
+            previous = elbo
+    finally:
+        bar.close()
 
     posterior = _to_numpy(fns.posterior(frame, prior, reg, stats))
     return FitResult(
