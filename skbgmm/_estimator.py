@@ -29,7 +29,8 @@ from ._svi._records import (
 )
 
 _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
-_FULL_BATCH_MAX = 1 << 14  # 'auto' batch size: whole data set (CAVI) up to this many rows
+_FULL_BATCH_MAX = 1 << 18  # 'auto' batch size: whole data set (CAVI) up to this many rows
+_MIN_AUTO_BATCH = 1 << 14  # 'auto' minibatches: 1/16 of the data, at least this many rows
 _INIT_SUBSAMPLE = 1 << 14  # rows used to initialise the responsibilities
 EFFECTIVE_WEIGHT = 0.01  # components with at least this posterior mean weight are "effective"
 
@@ -108,8 +109,9 @@ default='dirichlet_process'
         ``reg_covar`` on the diagonal.
     batch_size : int or 'auto', default='auto'
         The number of rows in a minibatch. A batch at least as large as the data set gives
-        full-batch coordinate ascent. ``'auto'`` uses the whole data set up to 16384 rows and
-        ``max(16384, n_samples // 64)`` rows beyond.
+        full-batch coordinate ascent. ``'auto'`` uses the whole data set up to 262144 rows and
+        ``n_samples // 16`` rows beyond, at least 16384 and at most
+        ``2**24 // (n_components * n_features)`` (which bounds a step's memory).
     learning_offset : float, default=10.0
         A positive offset (tau_0) that slows the first steps; must be at least 1.
     learning_decay : float, default=0.7
@@ -225,8 +227,8 @@ default='dirichlet_process'
     >>> X = np.array([[1, 2], [1, 4], [1, 0], [4, 2], [12, 4], [10, 7]])
     >>> gmm = VariationalGMM(n_components=2, random_state=42).fit(X)
     >>> gmm.means_.round(1)
-    array([[ 2.5,  2.5],
-           [10.6,  5.2]])
+    array([[2.5, 2.3],
+           [8.4, 4.5]])
     >>> gmm.predict([[0, 0], [9, 3]])
     array([0, 1])
     """
@@ -361,11 +363,13 @@ default='dirichlet_process'
             raise ValueError("sample_weight sums to zero: at least one sample needs weight.")
         return w
 
-    def _batch_size(self, n_samples):
+    def _batch_size(self, n_samples, n_features):
         if isinstance(self.batch_size, str):
             if n_samples <= _FULL_BATCH_MAX:
                 return n_samples
-            return max(_FULL_BATCH_MAX, n_samples // 64)
+            # 1/16 of the data, but at most ~2**24 (rows x components x features) per step
+            cap = max(_MIN_AUTO_BATCH, (1 << 24) // max(1, self.n_components * n_features))
+            return int(min(cap, max(_MIN_AUTO_BATCH, n_samples // 16)))
         return int(self.batch_size)
 
     def _config(self):
@@ -456,11 +460,11 @@ default='dirichlet_process'
         w = self._check_sample_weight(sample_weight, X.shape[0])
         return ArraySource(X, w), False
 
-    def _options(self, n_samples):
+    def _options(self, n_samples, n_features):
         return Options(
             max_iter=self.max_iter,
             tol=float(self.tol),
-            batch_size=self._batch_size(n_samples),
+            batch_size=self._batch_size(n_samples, n_features),
             learning_offset=float(self.learning_offset),
             learning_decay=float(self.learning_decay),
             reg_covar=float(self.reg_covar),
@@ -500,7 +504,7 @@ default='dirichlet_process'
             raise ValueError("sample_weight sums to zero: at least one sample needs weight.")
         frame = self._state.frame if warm else make_frame(moments, self.covariance_type)
         prior = resolve_prior(self, moments, frame)
-        options = self._options(n_samples)
+        options = self._options(n_samples, source.n_features)
         rng = check_random_state(self.random_state)
         trainer = _trainer()
 
@@ -646,7 +650,7 @@ default='dirichlet_process'
                 seen = state.total_samples
             else:
                 state, seen = _rescaled(state, float(self.total_samples)), None
-        options = self._options(X.shape[0])
+        options = self._options(X.shape[0], X.shape[1])
         batch_size = min(options.batch_size, X.shape[0])
         if first and streaming:
             # the first batch of a stream is fitted to convergence, so that the

@@ -28,7 +28,7 @@ def _check_2d(model, what):
 
 
 def plot_density(model, X=None, *, ax=None, grid_size=150, extent=None, cmap="viridis"):
-    """Image of the posterior predictive density of a 2-D model, with the data on top.
+    """Draw the posterior predictive density of a 2-D model as an image, with the data on top.
 
     Parameters
     ----------
@@ -74,7 +74,7 @@ def plot_density(model, X=None, *, ax=None, grid_size=150, extent=None, cmap="vi
 
 
 def plot_std_posterior(model, component=0, *, ax=None, n_samples=10000, random_state=0, bins=60):
-    """Histogram of posterior draws of one component's standard deviations, per feature.
+    """Draw a histogram of posterior draws of one component's standard deviations per feature.
 
     Parameters
     ----------
@@ -116,7 +116,7 @@ def plot_std_posterior(model, component=0, *, ax=None, n_samples=10000, random_s
 
 
 def plot_mean_posterior(model, component=0, *, ax=None, n_samples=10000, random_state=0, levels=10):
-    """Contours of the joint posterior of one component's 2-D mean (from posterior draws).
+    """Draw contours of the joint posterior of one component's 2-D mean (from posterior draws).
 
     Parameters
     ----------

@@ -34,7 +34,8 @@ PUBLIC = [
     "skbgmm.plotting.plot_mean_posterior",
 ]
 # not enforced: extended summaries, See Also and Examples sections on every method
-IGNORED = {"ES01", "SA01", "EX01", "GL08"}
+# RT02: scikit-learn names its returns ("self : object"), which numpydoc flags
+IGNORED = {"ES01", "SA01", "EX01", "GL08", "RT02"}
 
 
 @pytest.mark.parametrize("name", PUBLIC)

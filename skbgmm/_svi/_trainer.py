@@ -32,6 +32,9 @@ from ._records import Config, FitResult, Frame, Options, Posterior, Prior, State
 # Minibatch epochs stop paying once an epoch moves the ELBO by less than this (nats per unit of
 # sample weight): from there on an exact full-data pass costs as much and has no noise.
 SWITCH_TOL = 1e-3
+# From this many rows on, full-data passes do their per-point work in float32 and one float64
+# pass ends the fit; below it every pass is float64 (cheap, and exact to the last digit).
+SINGLE_PRECISION_ROWS = 1 << 16
 _CHUNK_ELEMENTS = 1 << 22  # rows * n_components * n_features per chunk in full passes
 
 
@@ -73,15 +76,20 @@ def _blend(old: Stats, new: Stats, rho: float, factor: float) -> Stats:
     return Stats(*((1.0 - rho) * o + (rho * factor) * b for o, b in zip(old, new)))
 
 
-def _full_pass(fns, source, frame, prior, reg_covar, stats, rows, progress=None):
-    """Exact statistics and ELBO terms over every row of ``source`` at the current posterior."""
+def _full_pass(fns, source, frame, prior, reg_covar, stats, rows, progress=None, single=False):
+    """Exact statistics and ELBO terms over every row of ``source`` at the current posterior.
+
+    ``single`` does the per-point arithmetic in float32 (statistics still summed in float64).
+    """
     acc = None
     local = 0.0
     kl = 0.0
+    step = fns.step32 if single else fns.step
+    dtype = np.float32 if single else np.float64
     for xb, wb in source.chunks(rows):
         if progress is not None:
             progress.advance(xb.shape[0])
-        b, loc, kl = fns.step(_as_f64(xb), _as_f64(wb), frame, prior, reg_covar, stats)
+        b, loc, kl = step(np.asarray(xb, dtype=dtype), _as_f64(wb), frame, prior, reg_covar, stats)
         b = _to_numpy(b)
         acc = b if acc is None else Stats(*(a + c for a, c in zip(acc, b)))
         local += float(loc)
@@ -129,12 +137,73 @@ def _svi_steps(
     return stats, n_steps, weighted / max(absorbed, np.finfo(float).tiny), absorbed
 
 
+class _Overrelaxation:
+    """Adaptive over-relaxed full-data steps (Salakhutdinov and Roweis, 2003).
+
+    A full-data pass gives the coordinate-ascent target ``t`` of the current statistics ``s``;
+    since the statistics are the natural parameters, ``s + omega (t - s)`` is a natural-gradient
+    step of size ``omega``, and ``omega = 1`` is plain coordinate ascent. While the ELBO keeps
+    improving, ``omega`` grows by ``GROWTH`` (up to ``MAX_STEP``); when a pass finds the ELBO
+    lower than at the previous point, the extrapolation is undone (back to that point's plain
+    update) and ``omega`` restarts at 1. Slowly converging fits (overlapping clusters) need
+    several times fewer passes; a step that would leave the statistics invalid (a negative
+    count, a covariance that is not positive definite) is never taken.
+    """
+
+    GROWTH = 1.5
+    MAX_STEP = 8.0
+
+    def __init__(self, fns, frame, prior, reg):
+        self.fns, self.frame, self.prior, self.reg = fns, frame, prior, reg
+        self.plain = None  # the plain update of the last accepted point
+        self.reset(enabled=True)
+
+    def reset(self, enabled):
+        self.enabled = enabled
+        self.omega = 1.0
+        self.best = -np.inf
+
+    def step(self, stats, target, elbo):
+        """Returns (next statistics, whether ``stats`` was accepted)."""
+        if elbo < self.best - 1e-12 * abs(self.best) and self.omega > 1.0:
+            self.omega = 1.0
+            return self.plain, False
+        self.best = max(self.best, elbo)
+        self.plain = target
+        if not self.enabled:
+            return target, True
+        self.omega = min(self.omega * self.GROWTH, self.MAX_STEP)
+        candidate = Stats(*(a + self.omega * (t - a) for a, t in zip(stats, target)))
+        if self._valid(candidate):
+            return candidate, True
+        self.omega = 1.0
+        return target, True
+
+    def _valid(self, stats):
+        if np.any(stats.nk < 0):
+            return False
+        import tensorflow as tf
+
+        try:
+            post = self.fns.posterior(self.frame, self.prior, self.reg, stats)
+        except tf.errors.InvalidArgumentError:
+            return False
+        return all(np.all(np.isfinite(np.asarray(v))) for v in post)
+
+
 def run(source, n_samples, config: Config, prior: Prior, options: Options, state: State, rng):
     """Fit from ``state`` on the rows of ``source``; returns a :class:`FitResult`.
 
     ``source`` yields ``(X, sample_weight)`` NumPy pairs through ``chunks(rows)`` (every row once,
     in order) and ``minibatches(batch_size, rng)`` (every row once per epoch); ``n_samples`` is
     its number of rows. ``rng`` is a :class:`numpy.random.RandomState` for shuffling.
+
+    Phases: minibatch epochs (when the batch is smaller than the data) while the epoch-averaged
+    ELBO moves by more than ``max(tol, SWITCH_TOL)``; then over-relaxed full-data passes until
+    the ELBO moves by less than ``tol``. On large data (``SINGLE_PRECISION_ROWS`` rows or more)
+    those passes do their per-point work in float32 (the change of the ELBO between two passes
+    is accurate to far below ``tol`` there) and one plain float64 pass ends the fit; on smaller
+    data every full pass is float64. The last pass of a fit is always an exact full-data step.
     """
     fns = functions(config)
     total = state.total_samples
@@ -146,62 +215,79 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     n_components, n_features = stats.s1.shape
     rows = chunk_rows(n_components, n_features)
     batch = int(min(options.batch_size, n_samples))
-    full_phase = batch >= n_samples
+    phase = "minibatch" if batch < n_samples else "full"
+    single = n_samples >= SINGLE_PRECISION_ROWS
 
     lower_bounds = []
     converged = False
     previous = None
-    passes = 0.0
     start_time = time.perf_counter()
-    n_iter = 0
     bar = PassProgress(options.verbose >= 2, n_samples)
+    relax = _Overrelaxation(fns, frame, prior, reg)
+
+    def report(elbo, label):
+        lower_bounds.append(elbo)
+        bar.end_pass(elbo)
+        if options.verbose and len(lower_bounds) % options.verbose_interval == 0:
+            change = np.nan if previous is None else elbo - previous
+            print(
+                f"  Iteration {len(lower_bounds)} ({label})\t "
+                f"time lapse {time.perf_counter() - start_time:.5f}s\t "
+                f"ELBO {elbo:.6f}\t change {change:.6f}"
+            )
+
     try:
-        for n_iter in range(1, options.max_iter + 1):
-            if not full_phase and n_iter == options.max_iter:
-                full_phase, previous = True, None  # always end on an exact step
-            bar.start_pass(n_iter, "full" if full_phase else "minibatch")
-            if full_phase:
-                stats, local, kl = _full_pass(fns, source, frame, prior, reg, stats, rows, bar)
-                elbo = (local - kl) / total
-            else:
+        while len(lower_bounds) < options.max_iter:
+            last = len(lower_bounds) + 1 == options.max_iter
+            if last and (phase == "minibatch" or single):
+                break  # the last pass allowed is the exact one below
+            bar.start_pass(len(lower_bounds) + 1, phase)
+            if phase == "minibatch":
                 stats, n_steps, elbo, _ = _svi_steps(
                     fns, source.minibatches(batch, rng), frame, prior, reg, stats, n_steps,
                     total, options, progress=bar,
                 )
-            bar.end_pass(elbo)
-            # Keep the components sorted by size after every pass: for the Dirichlet process the
-            # larger components then sit on the earlier sticks, which the prior favours, and surplus
-            # components are switched off in fewer passes (Kurihara, Welling and Teh, 2007).
-            stats = order_by_weight(stats, config)
-            passes += 1.0
-            lower_bounds.append(elbo)
-            if options.verbose and n_iter % options.verbose_interval == 0:
-                change = np.nan if previous is None else elbo - previous
-                print(
-                    f"  Iteration {n_iter} ({'full' if full_phase else 'minibatch'})\t "
-                    f"time lapse {time.perf_counter() - start_time:.5f}s\t "
-                    f"ELBO {elbo:.6f}\t change {change:.6f}"
-                )
-            if previous is not None:
-                change = abs(elbo - previous)
-                if full_phase and change < options.tol:
-                    converged = True
-                    break
-                if not full_phase and change < max(options.tol, SWITCH_TOL):
-                    full_phase, previous = True, None
+                report(elbo, "minibatch")
+                if previous is not None and abs(elbo - previous) < max(options.tol, SWITCH_TOL):
+                    phase, previous = "full", None
                     continue
+                previous = elbo
+                continue
+            target, local, kl = _full_pass(
+                fns, source, frame, prior, reg, stats, rows, bar, single=single
+            )
+            elbo = (local - kl) / total
+            stats, accepted = relax.step(stats, target, elbo)
+            report(elbo, "full" if accepted else "full, extrapolation undone")
+            if not accepted:
+                continue
+            if previous is not None and abs(elbo - previous) < options.tol:
+                converged = True
+                stats = relax.plain  # the plain coordinate-ascent update of the last point
+                break
             previous = elbo
+        if (phase == "minibatch" or single or relax.plain is None) and options.max_iter > 0:
+            # an exact full-data step in float64 ends the fit
+            if relax.plain is not None:
+                stats = relax.plain
+            bar.start_pass(len(lower_bounds) + 1, "final")
+            stats, local, kl = _full_pass(fns, source, frame, prior, reg, stats, rows, bar)
+            report((local - kl) / total, "final exact step")
+        elif relax.plain is not None:
+            stats = relax.plain
     finally:
         bar.close()
 
+    # a deterministic order for the result: components sorted by decreasing size
+    stats = order_by_weight(stats, config)
     posterior = _to_numpy(fns.posterior(frame, prior, reg, stats))
     return FitResult(
         posterior=posterior,
         state=State(stats=stats, frame=frame, n_steps=n_steps, total_samples=total),
         lower_bounds=np.asarray(lower_bounds, dtype=np.float64),
-        n_iter=n_iter,
+        n_iter=len(lower_bounds),
         converged=converged,
-        n_passes=passes,
+        n_passes=float(len(lower_bounds)),
     )
 
 
