@@ -172,9 +172,10 @@ default='dirichlet_process'
     lower_bound_ : float
         The final ELBO per unit of sample weight of the best initialisation (``-inf`` when
         ``max_iter=0``).
-    lower_bounds_ : ndarray of shape (n_iter_,)
-        The ELBO per unit of sample weight after each pass (epoch averages for minibatch
-        passes, exact values for full-data passes).
+    lower_bounds_ : ndarray of shape (n_passes,)
+        The ELBO per unit of sample weight after each pass, one value per pass counted in
+        ``n_iter_`` (epoch averages for minibatch passes, exact values for full-data passes; a
+        pass that undid an over-relaxed step shows as a dip).
     n_effective_components_ : int
         The number of components whose posterior mean weight is at least 0.01. Components come
         out sorted by decreasing weight, so these are the first ones.
@@ -186,7 +187,7 @@ default='dirichlet_process'
         :meth:`partial_fit` batches since.
     n_features_in_ : int
         The number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         The names of the features seen during fit, when X has string column names.
 
     See Also
@@ -919,8 +920,9 @@ default='dirichlet_process'
             Mixture weights (each row sums to one).
         means : ndarray of shape (n_samples, n_components, n_features)
             Component means.
-        covariances : ndarray of shape (n_samples,) + covariances_.shape
-            Component covariances (inverse precisions). Their average is
+        covariances : ndarray of shape (n_samples, ...)
+            Component covariances (inverse precisions), each of the shape of
+            ``covariances_``. Their average is
             ``E[Lambda^-1]``, which exceeds ``covariances_`` (the inverse of ``E[Lambda]``) by
             the factor ``nu / (nu - D - 1)`` for 'full' and 'tied'.
         """
