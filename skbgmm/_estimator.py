@@ -16,8 +16,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._priors import data_moments, make_frame, resolve_prior
-from ._sources import ArraySource, StreamSource, is_stream
+from ._priors import make_frame, resolve_prior
+from ._sources import ArraySource, DaskSource, StreamSource, is_dask, is_stream
 from ._summary import PosteriorSummary
 from ._svi._records import (
     COVARIANCE_TYPES,
@@ -447,6 +447,14 @@ default='dirichlet_process'
 
     def _source(self, X, sample_weight, reset):
         """Validate X (or wrap a stream of batches) as a data source for the trainer."""
+        if is_dask(X):
+            source = DaskSource(X, sample_weight)
+            if not reset and source.n_features != self.n_features_in_:
+                raise ValueError(
+                    f"X has {source.n_features} features, but VariationalGMM is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
+            return source, True
         if is_stream(X):
             if sample_weight is not None:
                 raise ValueError(
@@ -490,7 +498,7 @@ default='dirichlet_process'
         warm = bool(self.warm_start) and hasattr(self, "_state")
         source, stream = self._source(X, sample_weight, reset=not warm)
         config = self._check_continuation("warm_start=True") if warm else self._config()
-        moments = data_moments(source.chunks())
+        moments = source.moments()
         n_samples = moments.n_rows
         if n_samples < 2:
             raise ValueError(
@@ -547,7 +555,10 @@ default='dirichlet_process'
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
-        self._store(config, prior, post, state, stream, source.n_features)
+        self._store(
+            config, prior, post, state, stream, source.n_features,
+            getattr(source, "feature_names", None),
+        )
         self.converged_ = bool(converged)
         self.n_iter_ = int(n_iter)
         self.lower_bound_ = float(lower_bound)
@@ -555,11 +566,13 @@ default='dirichlet_process'
         self.n_samples_seen_ = float(moments.total_weight)
         return self
 
-    def _store(self, config, prior, post, state, stream, n_features):
+    def _store(self, config, prior, post, state, stream, n_features, feature_names=None):
         """Set every fitted attribute of a posterior (the last step of a successful fit)."""
-        if stream:
+        if stream:  # inputs that validate_data did not see
             self.n_features_in_ = int(n_features)
             self.__dict__.pop("feature_names_in_", None)
+            if feature_names is not None:
+                self.feature_names_in_ = np.asarray(feature_names, dtype=object)
         self._fit_config = config
         self._set_posterior(post)
         self.weight_concentration_prior_ = prior.weight_concentration
@@ -635,7 +648,7 @@ default='dirichlet_process'
             raise ValueError("sample_weight sums to zero: at least one sample needs weight.")
         streaming = self.total_samples is None
         if first:
-            moments = data_moments(source.chunks())
+            moments = source.moments()
             frame = make_frame(moments, self.covariance_type)
             prior = resolve_prior(self, moments, frame)
             Xs, ws, resp, rescale = self._initial_resp(source, rng)

@@ -21,34 +21,48 @@ class Moments(NamedTuple):
     covariance: np.ndarray  # frequency-weighted, ddof=1, like np.cov
 
 
-def data_moments(chunks) -> Moments:
-    """Weighted mean and covariance in one pass over ``(X, sample_weight)`` chunks.
+def partial_moments(X, sample_weight):
+    """(rows, total weight, weighted mean, weighted scatter) of one chunk of rows."""
+    X = np.asarray(X, dtype=np.float64)
+    w = np.asarray(sample_weight, dtype=np.float64)
+    wsum = float(w.sum())
+    if wsum <= 0:
+        return X.shape[0], 0.0, np.zeros(X.shape[1]), np.zeros((X.shape[1], X.shape[1]))
+    mean = w @ X / wsum
+    diff = X - mean
+    return X.shape[0], wsum, mean, (diff * w[:, None]).T @ diff
 
-    Chunks are merged with the pairwise update of Chan, Golub and LeVeque, which stays accurate
-    for data far from the origin; an array is never copied whole.
+
+def merge_moments(parts) -> Moments:
+    """Merge chunk moments with the pairwise update of Chan, Golub and LeVeque.
+
+    The update stays accurate for data far from the origin, and the chunks can come from
+    anywhere: a loop over an array, a stream, or workers of a cluster.
     """
     n_rows = 0
     total = 0.0
     mean = scatter = None
-    for xb, wb in chunks:
-        xb = np.asarray(xb, dtype=np.float64)
+    for rows, wsum, mb, sb in parts:
         if mean is None:
-            mean = np.zeros(xb.shape[1])
-            scatter = np.zeros((xb.shape[1], xb.shape[1]))
-        n_rows += xb.shape[0]
-        wsum = wb.sum()
+            mean = np.zeros_like(mb)
+            scatter = np.zeros_like(sb)
+        n_rows += rows
         if wsum <= 0:
             continue
-        mb = wb @ xb / wsum
-        diff = xb - mb
-        sb = (diff * wb[:, None]).T @ diff
         delta = mb - mean
         new_total = total + wsum
-        scatter += sb + np.outer(delta, delta) * (total * wsum / new_total)
-        mean += delta * (wsum / new_total)
+        scatter = scatter + sb + np.outer(delta, delta) * (total * wsum / new_total)
+        mean = mean + delta * (wsum / new_total)
         total = new_total
+    if mean is None:
+        raise ValueError("the data hold no rows.")
     covariance = scatter / max(total - 1.0, np.finfo(float).tiny)
     return Moments(n_rows, total, mean, covariance)
+
+
+def data_moments(chunks) -> Moments:
+    """Weighted mean and covariance in one pass over ``(X, sample_weight)`` chunks."""
+    return merge_moments(partial_moments(x, w) for x, w in chunks)
 
 
 def make_frame(moments: Moments, covariance_type: str) -> Frame:

@@ -19,6 +19,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from ._priors import data_moments, merge_moments, partial_moments
+
 _CHUNK = 65536
 
 
@@ -58,7 +60,23 @@ def _check_batch(X, w, n_features, where):
     return X, w
 
 
-class ArraySource:
+class _LocalSource:
+    """Sources whose rows are read in this process: work is applied where the data are."""
+
+    def map_chunks(self, func, *args, rows=None):
+        """``[func(X, w, *args) for each chunk]``."""
+        return [func(X, w, *args) for X, w in self.chunks(rows)]
+
+    def apply(self, func, batch, *args):
+        """``func(X, w, *args)`` on one minibatch yielded by :meth:`minibatches`."""
+        return func(batch[0], batch[1], *args)
+
+    def moments(self):
+        """Weighted moments of the data in one pass."""
+        return data_moments(self.chunks())
+
+
+class ArraySource(_LocalSource):
     """Rows of an array (or memmap) already validated by the estimator."""
 
     shuffles = True
@@ -68,7 +86,8 @@ class ArraySource:
         self.w = sample_weight
         self.n_features = X.shape[1]
 
-    def chunks(self, rows=_CHUNK):
+    def chunks(self, rows=None):
+        rows = rows or _CHUNK
         for start in range(0, self.X.shape[0], rows):
             yield self.X[start : start + rows], self.w[start : start + rows]
 
@@ -88,7 +107,7 @@ class ArraySource:
         return np.asarray(self.X[rows]), self.w[rows]
 
 
-class StreamSource:
+class StreamSource(_LocalSource):
     """A re-iterable stream of batches: a ``tf.data.Dataset``, a callable or an iterable.
 
     Each batch is an array ``X`` or a pair ``(X, sample_weight)``. A callable is called once per
@@ -149,10 +168,85 @@ class StreamSource:
         return np.concatenate(xs).astype(np.float64), np.concatenate(ws)
 
 
+def is_dask(X):
+    """True for a dask array or dask DataFrame (checked without importing dask)."""
+    module = type(X).__module__
+    return module.startswith("dask.") or module.startswith("dask_expr")
+
+
+class DaskSource:
+    """Rows of a dask array (or DataFrame), read and processed on the workers holding them.
+
+    Every per-row computation (validation, moments, responsibilities and sufficient statistics)
+    runs as one task per block, next to the block; only the per-component statistics come back
+    to the client, which applies the global update. With a ``distributed`` client active the
+    tasks run on its cluster; otherwise on dask's default scheduler. Minibatches are whole
+    blocks, in block order (like a stream: the rows should be in random order), so a fit is
+    the same, step for step, as a fit on the list of the blocks as NumPy arrays.
+    """
+
+    shuffles = False
+
+    def __init__(self, X, sample_weight=None):
+        import dask.array as da
+
+        names = None
+        if hasattr(X, "columns"):  # a dask DataFrame
+            names = [str(c) for c in X.columns]
+            X = X.to_dask_array(lengths=True)
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2D dask array, got {X.ndim} dimensions.")
+        if X.shape[1] is None or any(np.isnan(c) for c in X.chunks[0]):
+            X = X.compute_chunk_sizes()
+        X = X.rechunk({1: -1})  # every block holds whole rows
+        if sample_weight is None:
+            w = da.ones(X.shape[0], chunks=(X.chunks[0],), dtype=np.float64)
+        else:
+            w = da.asarray(sample_weight).astype(np.float64)
+            if w.shape != (X.shape[0],):
+                raise ValueError(
+                    f"sample_weight.shape == {w.shape}, expected ({X.shape[0]},): one weight per "
+                    "sample."
+                )
+            w = w.rechunk((X.chunks[0],))
+        self.X, self.w = X, w
+        self.n_features = X.shape[1]
+        self.feature_names = names
+        self._blocks = list(zip(X.to_delayed().ravel(), w.to_delayed().ravel()))
+
+    def map_chunks(self, func, *args, rows=None):
+        import dask
+
+        tasks = [dask.delayed(func)(xb, wb, *args) for xb, wb in self._blocks]
+        return list(dask.compute(*tasks))
+
+    def minibatches(self, batch_size, rng):
+        return iter(self._blocks)
+
+    def apply(self, func, batch, *args):
+        import dask
+
+        return dask.compute(dask.delayed(func)(batch[0], batch[1], *args))[0]
+
+    def moments(self):
+        return merge_moments(self.map_chunks(_checked_moments, self.n_features))
+
+    def subsample(self, n_rows, rng):
+        """The first ``n_rows`` rows (only they travel to the client)."""
+        n = min(n_rows, self.X.shape[0])
+        return np.asarray(self.X[:n].compute(), dtype=np.float64), np.asarray(self.w[:n].compute())
+
+
+def _checked_moments(X, w, n_features):
+    """Validate one block (on a worker) and return its moments."""
+    X, w = _check_batch(X, w, n_features, "a block of the dask array")
+    return partial_moments(X, w)
+
+
 def is_stream(X):
     """True for inputs read as a stream of batches rather than as one array."""
-    if sp.issparse(X):
-        return False  # validated (and refused) as an array
+    if sp.issparse(X) or is_dask(X):
+        return False  # validated (and refused) as an array, or read as a dask source
     if isinstance(X, (np.ndarray, list, tuple)) or hasattr(X, "__array__"):
         # a list of equal-length rows is an array; a list of 2-D arrays is a stream
         if isinstance(X, list) and X and all(

@@ -76,28 +76,40 @@ def _blend(old: Stats, new: Stats, rho: float, factor: float) -> Stats:
     return Stats(*((1.0 - rho) * o + (rho * factor) * b for o, b in zip(old, new)))
 
 
-def _full_pass(fns, source, frame, prior, reg_covar, stats, rows, progress=None, single=False):
+def chunk_step(X, w, config, frame, prior, reg_covar, stats, single):
+    """The per-row work of one step on one chunk of rows, wherever the rows are.
+
+    Returns ``(statistics, weighted log-evidence, global KL, weight, rows)``; the statistics
+    are float64 NumPy arrays. This is the only function that touches rows during a fit: the
+    single-process loop calls it in this process, a dask source on the worker holding the chunk.
+    """
+    fns = functions(config)
+    step = fns.step32 if single else fns.step
+    X = np.asarray(X, dtype=np.float32 if single else np.float64)
+    w = _as_f64(w)
+    b, local, kl = step(X, w, frame, prior, reg_covar, stats)
+    return _to_numpy(b), float(local), float(kl), float(w.sum()), int(X.shape[0])
+
+
+def _full_pass(config, source, frame, prior, reg_covar, stats, rows, progress=None, single=False):
     """Exact statistics and ELBO terms over every row of ``source`` at the current posterior.
 
-    ``single`` does the per-point arithmetic in float32 (statistics still summed in float64).
+    ``single`` does the per-row arithmetic in float32 (statistics still summed in float64).
     """
-    acc = None
-    local = 0.0
-    kl = 0.0
-    step = fns.step32 if single else fns.step
-    dtype = np.float32 if single else np.float64
-    for xb, wb in source.chunks(rows):
-        if progress is not None:
-            progress.advance(xb.shape[0])
-        b, loc, kl = step(np.asarray(xb, dtype=dtype), _as_f64(wb), frame, prior, reg_covar, stats)
-        b = _to_numpy(b)
-        acc = b if acc is None else Stats(*(a + c for a, c in zip(acc, b)))
-        local += float(loc)
-    return acc, local, float(kl)
+    results = source.map_chunks(
+        chunk_step, config, frame, prior, reg_covar, stats, single, rows=rows
+    )
+    acc = Stats(*(sum(r[0][i] for r in results) for i in range(3)))
+    local = float(sum(r[1] for r in results))
+    kl = results[-1][2]
+    if progress is not None:
+        progress.advance(sum(r[4] for r in results))
+    return acc, local, kl
 
 
 def _svi_steps(
-    fns, batches, frame, prior, reg_covar, stats, n_steps, total, options, seen=None, progress=None
+    config, source, batches, frame, prior, reg_covar, stats, n_steps, total, options, seen=None,
+    progress=None,
 ):
     """One natural-gradient step per minibatch; returns (stats, n_steps, ELBO estimate, weight).
 
@@ -112,27 +124,26 @@ def _svi_steps(
     """
     weighted = 0.0
     absorbed = 0.0
-    for xb, wb in batches:
+    for batch in batches:
+        b, local, kl, wsum, n_rows = source.apply(
+            chunk_step, batch, config, frame, prior, reg_covar, stats, True
+        )
         if progress is not None:
-            progress.advance(xb.shape[0])
-        wb = _as_f64(wb)
-        wsum = wb.sum()
+            progress.advance(n_rows)
         if wsum <= 0:
             continue
-        xb = np.asarray(xb, dtype=np.float32)
-        b, local, kl = fns.step32(xb, wb, frame, prior, reg_covar, stats)
         if seen is None:
             factor = total / wsum
             rho = (options.learning_offset + n_steps) ** (-options.learning_decay)
-            stats = _blend(stats, _to_numpy(b), rho, factor)
+            stats = _blend(stats, b, rho, factor)
         else:
             # the SVI step with N = seen + |B| and rho = |B| / N, applied to statistics that
             # stand for `seen` points: the batch's statistics are simply added
             seen += wsum
             total, factor = seen, seen / wsum
-            stats = Stats(*(a + c for a, c in zip(stats, _to_numpy(b))))
+            stats = Stats(*(a + c for a, c in zip(stats, b)))
         n_steps += 1
-        weighted += (float(local) * factor - float(kl)) / total * wsum
+        weighted += (local * factor - kl) / total * wsum
         absorbed += wsum
     return stats, n_steps, weighted / max(absorbed, np.finfo(float).tiny), absorbed
 
@@ -244,8 +255,8 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
             bar.start_pass(len(lower_bounds) + 1, phase)
             if phase == "minibatch":
                 stats, n_steps, elbo, _ = _svi_steps(
-                    fns, source.minibatches(batch, rng), frame, prior, reg, stats, n_steps,
-                    total, options, progress=bar,
+                    config, source, source.minibatches(batch, rng), frame, prior, reg, stats,
+                    n_steps, total, options, progress=bar,
                 )
                 report(elbo, "minibatch")
                 if previous is not None and abs(elbo - previous) < max(options.tol, SWITCH_TOL):
@@ -254,7 +265,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                 previous = elbo
                 continue
             target, local, kl = _full_pass(
-                fns, source, frame, prior, reg, stats, rows, bar, single=single
+                config, source, frame, prior, reg, stats, rows, bar, single=single
             )
             elbo = (local - kl) / total
             stats, accepted = relax.step(stats, target, elbo)
@@ -271,7 +282,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
             if relax.plain is not None:
                 stats = relax.plain
             bar.start_pass(len(lower_bounds) + 1, "final")
-            stats, local, kl = _full_pass(fns, source, frame, prior, reg, stats, rows, bar)
+            stats, local, kl = _full_pass(config, source, frame, prior, reg, stats, rows, bar)
             report((local - kl) / total, "final exact step")
         elif relax.plain is not None:
             stats = relax.plain
@@ -314,7 +325,7 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
     if seen is not None and seen > 0:
         stats, seed, n_births = _births(fns, source, config, prior, reg, state, rng)
     stats, n_steps, elbo, absorbed = _svi_steps(
-        fns, source.minibatches(batch_size, rng), state.frame, prior, reg, stats,
+        config, source, source.minibatches(batch_size, rng), state.frame, prior, reg, stats,
         state.n_steps, state.total_samples, options, seen=seen,
     )
     if seed is not None:

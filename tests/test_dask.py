@@ -1,0 +1,122 @@
+"""Data-parallel fits on a dask cluster: the same fit as one process, block for block."""
+
+import os
+import signal
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+
+from sklearn.datasets import make_blobs  # noqa: E402
+
+from skbgmm import VariationalGMM  # noqa: E402
+
+ATTRS = ["weights_", "means_", "covariances_", "precisions_cholesky_", "degrees_of_freedom_",
+         "mean_precision_", "lower_bounds_"]
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None, silence_logs=40,
+    )
+    with distributed.Client(cluster) as c:
+        # every worker imports TensorFlow once, up front
+        c.run(lambda: __import__("skbgmm._svi._trainer") and None)
+        yield c
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, _ = make_blobs(n_samples=12000, centers=4, n_features=3, cluster_std=1.5, random_state=0)
+    return X
+
+
+def _assert_same(a, b, rtol=1e-8):
+    for name in ATTRS:
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=rtol, atol=1e-12)
+
+
+def test_full_batch_fit_equals_single_process(client, data):
+    X = data
+    dX = da.from_array(X, chunks=(3000, 3))
+    local = VariationalGMM(n_components=4, random_state=0).fit(X)
+    remote = VariationalGMM(n_components=4, random_state=0).fit(dX)
+    _assert_same(remote, local)
+    np.testing.assert_allclose(remote.mean_prior_, local.mean_prior_, rtol=1e-12)
+
+
+def test_minibatch_fit_equals_single_process_step_for_step(client, data):
+    X = data
+    dX = da.from_array(X, chunks=(1500, 3))
+    blocks = [X[i : i + 1500] for i in range(0, X.shape[0], 1500)]
+    kw = dict(n_components=4, batch_size=1500, random_state=0)
+    local = VariationalGMM(**kw).fit(blocks)  # the same minibatches, in the same order
+    remote = VariationalGMM(**kw).fit(dX)
+    assert remote.n_steps_ == local.n_steps_ > 0
+    _assert_same(remote, local)
+
+
+def test_dask_dataframe_and_weights(client, data):
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    X = data
+    w = np.random.RandomState(0).randint(0, 3, size=X.shape[0]).astype(float)
+    frame = dd.from_pandas(pd.DataFrame(X, columns=["a", "b", "c"]), npartitions=4)
+    remote = VariationalGMM(n_components=4, random_state=0).fit(
+        frame, sample_weight=da.from_array(w, chunks=3000)
+    )
+    local = VariationalGMM(n_components=4, random_state=0).fit(X, sample_weight=w)
+    _assert_same(remote, local)
+    np.testing.assert_array_equal(remote.feature_names_in_, ["a", "b", "c"])
+
+
+def test_bad_block_is_reported_and_model_kept(client, data):
+    X = data.copy()
+    X[7000, 1] = np.nan
+    gmm = VariationalGMM(n_components=4, random_state=0).fit(data[:3000])
+    before = gmm.means_.copy()
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        gmm.fit(da.from_array(X, chunks=(3000, 3)))
+    np.testing.assert_array_equal(gmm.means_, before)
+
+
+def test_worker_killed_mid_fit_completes(client, data):
+    # the scheduler re-runs a lost worker's tasks elsewhere: the fit completes, and since every
+    # task is a pure function of its inputs, it is the same fit
+    X = data
+    dX = da.from_array(X, chunks=(1500, 3))
+    kw = dict(n_components=4, batch_size=1500, random_state=0, tol=0.0, max_iter=15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = VariationalGMM(**kw).fit(dX)
+        pids = list(client.run(os.getpid).values())
+        timer = threading.Timer(1.0, os.kill, args=(pids[0], signal.SIGKILL))
+        timer.start()
+        result = {}
+        runner = threading.Thread(target=lambda: result.setdefault("gmm", VariationalGMM(**kw).fit(dX)))
+        runner.start()
+        runner.join(timeout=120)
+        timer.cancel()
+    assert not runner.is_alive(), "the fit hung after a worker died"
+    _assert_same(result["gmm"], reference)
+
+
+def test_dask_ml_incremental(client, data):
+    dask_ml_wrappers = pytest.importorskip("dask_ml.wrappers")
+    X = data
+    dX = da.from_array(X, chunks=(1000, 3))
+    inc = dask_ml_wrappers.Incremental(VariationalGMM(n_components=4, random_state=0))
+    inc.fit(dX)
+    gmm = inc.estimator_
+    assert gmm.n_samples_seen_ == X.shape[0]
+    ref = VariationalGMM(n_components=4, random_state=0).fit(X)
+    order = np.argsort(gmm.means_[:, 0])
+    np.testing.assert_allclose(gmm.means_[order], ref.means_[np.argsort(ref.means_[:, 0])], atol=0.15)
