@@ -111,7 +111,7 @@ default='dirichlet_process'
         The number of rows in a minibatch. A batch at least as large as the data set gives
         full-batch coordinate ascent. ``'auto'`` uses the whole data set up to 262144 rows and
         ``n_samples // 16`` rows beyond, at least 16384 and at most
-        ``2**24 // (n_components * n_features)`` (which bounds a step's memory).
+        ``2**22 // (n_components * n_features)`` (which bounds a step's memory).
     learning_offset : float, default=10.0
         A positive offset (tau_0) that slows the first steps; must be at least 1.
     learning_decay : float, default=0.7
@@ -343,8 +343,9 @@ default='dirichlet_process'
         number("verbose_interval", 1, integral=True)
 
     def _check_sample_weight(self, sample_weight, n_samples):
+        """Validated weights as a float array, or None when every row weighs 1."""
         if sample_weight is None:
-            return np.ones(n_samples)
+            return None
         try:
             w = np.asarray(sample_weight, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -368,8 +369,8 @@ default='dirichlet_process'
         if isinstance(self.batch_size, str):
             if n_samples <= _FULL_BATCH_MAX:
                 return n_samples
-            # 1/16 of the data, but at most ~2**24 (rows x components x features) per step
-            cap = max(_MIN_AUTO_BATCH, (1 << 24) // max(1, self.n_components * n_features))
+            # 1/16 of the data, but at most ~2**22 (rows x components x features) per step
+            cap = max(_MIN_AUTO_BATCH, (1 << 22) // max(1, self.n_components * n_features))
             return int(min(cap, max(_MIN_AUTO_BATCH, n_samples // 16)))
         return int(self.batch_size)
 
@@ -643,7 +644,7 @@ default='dirichlet_process'
         source = ArraySource(X, w)
         trainer = _trainer()
         rng = check_random_state(self.random_state)
-        batch_weight = float(w.sum())
+        batch_weight = float(X.shape[0]) if w is None else float(w.sum())
         if batch_weight <= 0:
             raise ValueError("sample_weight sums to zero: at least one sample needs weight.")
         streaming = self.total_samples is None

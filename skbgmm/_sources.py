@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from ._priors import data_moments, merge_moments, partial_moments
 
 _CHUNK = 65536
+_SHUFFLE_RUN = 64  # rows that stay together when minibatches are shuffled
 
 
 def _check_batch(X, w, n_features, where):
@@ -81,30 +82,59 @@ class ArraySource(_LocalSource):
 
     shuffles = True
 
-    def __init__(self, X, sample_weight):
+    def __init__(self, X, sample_weight=None):
         self.X = X
-        self.w = sample_weight
+        self._w = sample_weight  # None: every row weighs 1 (no array of ones is allocated)
         self.n_features = X.shape[1]
+
+    def _weights(self, index):
+        if self._w is None:
+            n = len(range(*index.indices(self.X.shape[0]))) if isinstance(index, slice) else len(index)
+            return np.ones(n)
+        return self._w[index]
+
+    @property
+    def w(self):
+        return self._weights(slice(None))
 
     def chunks(self, rows=None):
         rows = rows or _CHUNK
         for start in range(0, self.X.shape[0], rows):
-            yield self.X[start : start + rows], self.w[start : start + rows]
+            index = slice(start, start + rows)
+            yield self.X[index], self._weights(index)
 
     def minibatches(self, batch_size, rng):
+        """Random minibatches: runs of ``_SHUFFLE_RUN`` consecutive rows in random order.
+
+        Shuffling runs rather than rows keeps the permutation small (it is 1/64 of the rows) and
+        the reads of a memmap sequential within a run; a minibatch still mixes rows from all
+        over the data.
+        """
         n = self.X.shape[0]
-        perm = rng.permutation(n)
-        for i in range(0, n, batch_size):
-            idx = np.sort(perm[i : i + batch_size])
-            yield self.X[idx], self.w[idx]
+        if batch_size >= n:
+            yield self.X, self.w
+            return
+        n_runs = -(-n // _SHUFFLE_RUN)
+        runs = rng.permutation(n_runs)
+        per_batch = -(-batch_size // _SHUFFLE_RUN)  # batches of whole runs, at least batch_size
+        offsets = np.arange(_SHUFFLE_RUN)
+        for i in range(0, n_runs, per_batch):
+            starts = np.sort(runs[i : i + per_batch]) * _SHUFFLE_RUN
+            idx = (starts[:, None] + offsets[None, :]).ravel()
+            idx = idx[idx < n]
+            yield self.X[idx], self._weights(idx)
 
     def subsample(self, n_rows, rng):
         """At most ``n_rows`` rows drawn at random (all rows when there are fewer)."""
         n = self.X.shape[0]
         if n <= n_rows:
             return np.asarray(self.X), self.w
-        rows = np.sort(rng.choice(n, n_rows, replace=False))
-        return np.asarray(self.X[rows]), self.w[rows]
+        # distinct random rows without a permutation of all n (which would cost 8 bytes a row)
+        rows = np.unique(rng.randint(0, n, size=n_rows + n_rows // 4 + 16))
+        while rows.size < n_rows:
+            rows = np.unique(np.r_[rows, rng.randint(0, n, size=n_rows)])
+        rows = np.sort(rows[rng.permutation(rows.size)[:n_rows]])
+        return np.asarray(self.X[rows]), self._weights(rows)
 
 
 class StreamSource(_LocalSource):

@@ -35,7 +35,7 @@ SWITCH_TOL = 1e-3
 # From this many rows on, full-data passes do their per-point work in float32 and one float64
 # pass ends the fit; below it every pass is float64 (cheap, and exact to the last digit).
 SINGLE_PRECISION_ROWS = 1 << 16
-_CHUNK_ELEMENTS = 1 << 22  # rows * n_components * n_features per chunk in full passes
+_CHUNK_ELEMENTS = 1 << 21  # rows * n_components * n_features per chunk in full passes
 
 
 def _as_f64(a):
@@ -56,7 +56,7 @@ def _to_numpy(record):
 
 def chunk_rows(n_components: int, n_features: int) -> int:
     """Rows per chunk for full passes and prediction, bounding the (n, K, D) temporaries."""
-    return int(max(1024, _CHUNK_ELEMENTS // max(1, n_components * n_features)))
+    return int(max(256, _CHUNK_ELEMENTS // max(1, n_components * n_features)))
 
 
 def initial_state(X, sample_weight, resp, frame: Frame, config: Config, factor, total_samples):
@@ -364,10 +364,13 @@ def _births(fns, source, config, prior, reg, state, rng):
     dist = np.asarray(fns.distances(X, state.frame, prior, reg, stats))[:, used].min(axis=1)
     far = (dist > chi2.ppf(_BIRTH_QUANTILE, X.shape[1])) & (w > 0)
     n_far = int(far.sum())
-    if n_far < max(_MIN_BIRTH_POINTS, X.shape[1] + 1):
-        return stats, None, 0
-    n_new = int(min(spare.size, max(1, n_far // (5 * (X.shape[1] + 1)))))
     Xf, wf = X[far], w[far]
+    weight_far = float(wf.sum())  # sample weight, so that weights count like repeated rows
+    if n_far == 0 or weight_far < max(_MIN_BIRTH_POINTS, X.shape[1] + 1):
+        return stats, None, 0
+    n_new = int(min(spare.size, n_far, max(1, weight_far // (5 * (X.shape[1] + 1)))))
+    order = np.lexsort(Xf.T[::-1])  # row order must not matter (as in the initialisation)
+    Xf, wf = Xf[order], wf[order]
     labels = KMeans(n_clusters=n_new, n_init=1, random_state=rng).fit(Xf, sample_weight=wf).labels_
     resp = np.zeros((n_far, stats.nk.shape[0]))
     resp[np.arange(n_far), spare[labels]] = 1.0
