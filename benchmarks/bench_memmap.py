@@ -79,8 +79,12 @@ def main():
         data_mb = n * d * 4 / 2**20
         X = np.memmap(path, dtype=np.float32, mode="r", shape=(n, d))
 
-        warm = VariationalGMM(n_components=k, batch_size=200, max_iter=3, random_state=0)
-        warm.fit(np.asarray(X[:2000]))
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the warm-up fit is cut short on purpose
+            warm = VariationalGMM(n_components=k, batch_size=200, max_iter=3, random_state=0)
+            warm.fit(np.asarray(X[:2000]))
         base, base_anon = rss(), rss("RssAnon")
         with open("/proc/self/clear_refs", "w") as fh:
             fh.write("5")  # reset the peak-RSS counter

@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from ._distribute import maybe_replicated
 from ._functions import functions
 from ._progress import PassProgress
 from ._records import Config, FitResult, Frame, Options, Posterior, Prior, State, Stats
@@ -217,6 +218,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     data every full pass is float64. The last pass of a fit is always an exact full-data step.
     """
     fns = functions(config)
+    source = maybe_replicated(source)
     total = state.total_samples
     prior = _prior64(prior)
     frame = state.frame
@@ -317,6 +319,7 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
     Returns ``(posterior, state, elbo_estimate, n_births)``.
     """
     fns = functions(config)
+    source = maybe_replicated(source)
     prior = _prior64(prior)
     reg = np.float64(options.reg_covar)
     n_births = 0

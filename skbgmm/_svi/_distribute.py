@@ -1,0 +1,78 @@
+"""Data-parallel steps under a ``tf.distribute`` strategy (the Keras ``strategy.scope()`` idiom).
+
+When ``fit`` runs inside ``with strategy.scope():`` of a strategy with several replicas, every
+chunk of rows (a full-pass chunk or a minibatch) is split row-wise across the replicas; each
+replica runs the same traced step function on its share, and the statistics and ELBO terms are
+summed with the strategy's all-reduce. Every replica then holds the same sums, and the client
+code applies the same global update, so the replicas never diverge. Under
+``MultiWorkerMirroredStrategy`` each worker process runs the same fit on the same data; the
+global replica index picks each replica's rows, so the rows are split across all workers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from ._functions import functions
+from ._records import Stats
+
+
+def active_strategy():
+    """The strategy of an enclosing ``strategy.scope()`` with more than one replica, or None."""
+    if not tf.distribute.has_strategy():
+        return None
+    strategy = tf.distribute.get_strategy()
+    return strategy if strategy.num_replicas_in_sync > 1 else None
+
+
+class ReplicatedSource:
+    """Wraps a local source so that each step's rows are shared out across the replicas."""
+
+    def __init__(self, source, strategy):
+        self.source = source
+        self.strategy = strategy
+        self.n_features = source.n_features
+        self.shuffles = getattr(source, "shuffles", False)
+
+    def __getattr__(self, name):  # chunks, minibatches, subsample, moments, X, w
+        return getattr(self.source, name)
+
+    def map_chunks(self, func, *args, rows=None):
+        return [self._replicated(X, w, *args) for X, w in self.source.chunks(rows)]
+
+    def apply(self, func, batch, *args):
+        return self._replicated(batch[0], batch[1], *args)
+
+    def _replicated(self, X, w, config, frame, prior, reg_covar, stats, single):
+        strategy = self.strategy
+        fns = functions(config)
+        step = fns.step32 if single else fns.step
+        dtype = np.float32 if single else np.float64
+        X = np.asarray(X, dtype=dtype)
+        w = np.asarray(w, dtype=np.float64)
+        shares = np.array_split(np.arange(X.shape[0]), strategy.num_replicas_in_sync)
+
+        def share(context):
+            rows = shares[context.replica_id_in_sync_group]
+            return tf.constant(X[rows]), tf.constant(w[rows])
+
+        per_replica = strategy.experimental_distribute_values_from_function(share)
+
+        def replica_step(xb, wb):
+            b, local, kl = step(xb, wb, frame, prior, reg_covar, stats)
+            return tuple(b) + (local, kl)
+
+        out = strategy.run(replica_step, args=per_replica)
+        summed = [strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in out[:4]]
+        kl = strategy.reduce(tf.distribute.ReduceOp.MEAN, out[4], axis=None)
+        stats_sum = Stats(*(np.asarray(v, dtype=np.float64) for v in summed[:3]))
+        return stats_sum, float(summed[3]), float(kl), float(w.sum()), int(X.shape[0])
+
+
+def maybe_replicated(source):
+    """``source``, shared out across replicas when a multi-replica strategy is active."""
+    strategy = active_strategy()
+    if strategy is None or not hasattr(source, "chunks") or type(source).__name__ == "DaskSource":
+        return source
+    return ReplicatedSource(source, strategy)
