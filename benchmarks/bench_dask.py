@@ -49,15 +49,21 @@ def main():
     from skbgmm import VariationalGMM
 
     n_blocks = args.rows // args.chunk
-    VariationalGMM(n_components=10, batch_size=200, max_iter=3).fit(block(99, 2000))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a warm-up fit, cut short on purpose
+        VariationalGMM(n_components=10, batch_size=200, max_iter=3).fit(block(99, 2000))
 
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, silence_logs=40
     )
     client = distributed.Client(cluster)
     client.run(lambda: __import__("skbgmm._svi._trainer") and None)
-    parts = [da.from_delayed(dask.delayed(block)(i, args.chunk), (args.chunk, 10), np.float64)
-             for i in range(n_blocks)]
+    parts = [
+        da.from_delayed(dask.delayed(block)(i, args.chunk), (args.chunk, 10), np.float64)
+        for i in range(n_blocks)
+    ]
     dX = da.concatenate(parts)
     reset_peak()
     before = rss("VmRSS")
@@ -75,12 +81,20 @@ def main():
     t_single = time.perf_counter() - t0
     peak_single = rss("VmHWM")
     mb = 2**20
-    print(f"{args.rows:,} x 10 points, {n_blocks} blocks of {args.chunk:,} rows, load {os.getloadavg()[0]:.2f}")
-    print(f"dask, 2 workers: {t_dist:6.1f} s, {dist.n_iter_} passes, {t_dist / dist.n_iter_:.2f} s per pass, "
-          f"client RSS {before / mb:.0f} MB before, peak {peak_dist / mb:.0f} MB")
-    print(f"one process:     {t_single:6.1f} s, {single.n_iter_} passes, {t_single / single.n_iter_:.2f} s per pass, "
-          f"peak RSS {peak_single / mb:.0f} MB (data {X.nbytes / mb:.0f} MB)")
-    print(f"max |means difference| {np.abs(np.sort(dist.means_, 0) - np.sort(single.means_, 0)).max():.2e}")
+    print(
+        f"{args.rows:,} x 10 points, {n_blocks} blocks of {args.chunk:,} rows, load {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"dask, 2 workers: {t_dist:6.1f} s, {dist.n_iter_} passes, {t_dist / dist.n_iter_:.2f} s per pass, "
+        f"client RSS {before / mb:.0f} MB before, peak {peak_dist / mb:.0f} MB"
+    )
+    print(
+        f"one process:     {t_single:6.1f} s, {single.n_iter_} passes, {t_single / single.n_iter_:.2f} s per pass, "
+        f"peak RSS {peak_single / mb:.0f} MB (data {X.nbytes / mb:.0f} MB)"
+    )
+    print(
+        f"max |means difference| {np.abs(np.sort(dist.means_, 0) - np.sort(single.means_, 0)).max():.2e}"
+    )
 
 
 if __name__ == "__main__":

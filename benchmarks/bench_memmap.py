@@ -95,14 +95,20 @@ def main():
         peak = rss("VmHWM")
         mb = 2**20
         print(f"rows {n:,} x {d} float32 memmap: {data_mb:.0f} MB on disk")
-        print(f"before the fit (Python + TensorFlow, traced): RSS {base / mb:.0f} MB, "
-              f"anonymous {base_anon / mb:.0f} MB")
-        print(f"peak anonymous RSS during the fit: {anon.peak / mb:.0f} MB: the fit added "
-              f"{(anon.peak - base_anon) / mb:.0f} MB, {100 * (anon.peak - base_anon) / mb / data_mb:.0f}% "
-              "of the data size")
+        print(
+            f"before the fit (Python + TensorFlow, traced): RSS {base / mb:.0f} MB, "
+            f"anonymous {base_anon / mb:.0f} MB"
+        )
+        print(
+            f"peak anonymous RSS during the fit: {anon.peak / mb:.0f} MB: the fit added "
+            f"{(anon.peak - base_anon) / mb:.0f} MB, {100 * (anon.peak - base_anon) / mb / data_mb:.0f}% "
+            "of the data size"
+        )
         print(f"peak RSS including the file's mapped pages: {peak / mb:.0f} MB")
-        print(f"fit time {seconds:.1f} s, {gmm.n_iter_} passes, converged={gmm.converged_}, "
-              f"batch {gmm._batch_size(n, d)} rows")
+        print(
+            f"fit time {seconds:.1f} s, {gmm.n_iter_} passes, converged={gmm.converged_}, "
+            f"batch {gmm._batch_size(n, d)} rows"
+        )
         found = np.sort(np.linalg.norm(gmm.means_[:, None] - centres[None], axis=-1).min(0))
         print(f"distance of each true centre to the nearest fitted mean: max {found.max():.3f}")
     finally:

@@ -123,7 +123,7 @@ def _make(estimator, k, cov, threads):
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
         from skbgmm import VariationalGMM
 
         return VariationalGMM(n_components=k, covariance_type=cov, random_state=0)
@@ -149,8 +149,13 @@ def _one_pass_vs_floor(model, X):
     for _ in range(3):
         t0 = time.perf_counter()
         _trainer._full_pass(
-            config, ArraySource(X, w), state.frame, prior, np.float64(model.reg_covar),
-            state.stats, rows,
+            config,
+            ArraySource(X, w),
+            state.frame,
+            prior,
+            np.float64(model.reg_covar),
+            state.stats,
+            rows,
         )
         reps.append(time.perf_counter() - t0)
     # floor: the two products a pass needs, on the whole data at once, float64
@@ -217,7 +222,11 @@ def worker(case, estimator, threads, quick, n_seeds=1):
         "loadavg_1m_5m_15m": load,
         "threads": threads,
         "blas": [
-            {k2: v for k2, v in info.items() if k2 in ("internal_api", "architecture", "num_threads")}
+            {
+                k2: v
+                for k2, v in info.items()
+                if k2 in ("internal_api", "architecture", "num_threads")
+            }
             for info in threadpool_info()
         ],
     }
@@ -261,12 +270,21 @@ def run_one(case, estimator, threads, quick, seeds=1):
         MKL_NUM_THREADS=str(threads),
         TF_CPP_MIN_LOG_LEVEL="2",
     )
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", case, estimator,
-           "--threads", str(threads), "--seeds", str(seeds)] + (["--quick"] if quick else [])
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        case,
+        estimator,
+        "--threads",
+        str(threads),
+        "--seeds",
+        str(seeds),
+    ] + (["--quick"] if quick else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     return {"case": case, "estimator": estimator, "error": proc.stderr.strip().splitlines()[-3:]}
 
 
@@ -307,24 +325,42 @@ def table(results):
     extras = [r for r in results if "warm_refit_s" in r or "one_pass_s" in r]
     for r in extras:
         if "warm_refit_s" in r:
-            lines.append(f"{r['case']}: skbgmm warm refit {r['warm_refit_s']:.3f} s "
-                         f"(first fit incl. TensorFlow start-up and tracing {r['first_fit_warmup_s']:.2f} s)")
+            lines.append(
+                f"{r['case']}: skbgmm warm refit {r['warm_refit_s']:.3f} s "
+                f"(first fit incl. TensorFlow start-up and tracing {r['first_fit_warmup_s']:.2f} s)"
+            )
         if "one_pass_s" in r:
-            lines.append(f"{r['case']}: one exact pass {r['one_pass_s']:.3f} s, NumPy matrix-product "
-                         f"floor {r['numpy_matmul_floor_s']:.3f} s, ratio "
-                         f"{r['one_pass_s'] / r['numpy_matmul_floor_s']:.2f}")
+            lines.append(
+                f"{r['case']}: one exact pass {r['one_pass_s']:.3f} s, NumPy matrix-product "
+                f"floor {r['numpy_matmul_floor_s']:.3f} s, ratio "
+                f"{r['one_pass_s'] / r['numpy_matmul_floor_s']:.2f}"
+            )
     return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
-    parser.add_argument("--estimators", default=",".join(ESTIMATORS), help="comma-separated: skbgmm, bgmm, gmm")
-    parser.add_argument("--threads", type=int, default=2, help="thread budget of every estimator (default 2)")
-    parser.add_argument("--json", default="benchmarks/results/bench_vs_sklearn.json", help="where to write the results")
+    parser.add_argument(
+        "--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}"
+    )
+    parser.add_argument(
+        "--estimators", default=",".join(ESTIMATORS), help="comma-separated: skbgmm, bgmm, gmm"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=2, help="thread budget of every estimator (default 2)"
+    )
+    parser.add_argument(
+        "--json",
+        default="benchmarks/results/bench_vs_sklearn.json",
+        help="where to write the results",
+    )
     parser.add_argument("--quick", action="store_true", help="smaller data for a smoke run")
-    parser.add_argument("--seeds", type=int, default=10,
-                        help="seeds for the small data sets' median held-out score (default 10)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=10,
+        help="seeds for the small data sets' median held-out score (default 10)",
+    )
     parser.add_argument("--worker", nargs=2, metavar=("CASE", "ESTIMATOR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -341,13 +377,21 @@ def main(argv=None):
         for est in ests:
             r = run_one(case, est, args.threads, args.quick, args.seeds)
             results.append(r)
-            print(f"  done {case} {est}: " + (f"{r['fit_time_s']:.3f} s" if "fit_time_s" in r else f"ERROR {r['error']}"), flush=True)
+            print(
+                f"  done {case} {est}: "
+                + (f"{r['fit_time_s']:.3f} s" if "fit_time_s" in r else f"ERROR {r['error']}"),
+                flush=True,
+            )
     text = table(results)
     print(text)
     meta = {
         "started": started,
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
         "threads": args.threads,
         "quick": args.quick,
     }

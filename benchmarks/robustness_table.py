@@ -52,10 +52,18 @@ BAD_FIT = [
     ("degrees_of_freedom_prior=1 (<= D-1)", dict(degrees_of_freedom_prior=1.0), lambda: GOOD),
     ("mean_prior of wrong shape", dict(mean_prior=[0.0, 0.0, 0.0]), lambda: GOOD),
     ("covariance_prior of wrong shape", dict(covariance_prior=np.eye(3)), lambda: GOOD),
-    ("covariance_prior not positive definite", dict(covariance_prior=[[1.0, 2.0], [2.0, 1.0]]), lambda: GOOD),
+    (
+        "covariance_prior not positive definite",
+        dict(covariance_prior=[[1.0, 2.0], [2.0, 1.0]]),
+        lambda: GOOD,
+    ),
     ("covariance_type='banana'", dict(covariance_type="banana"), lambda: GOOD),
     ("init_params='kmeanz'", dict(init_params="kmeanz"), lambda: GOOD),
-    ("weight_concentration_prior_type='dp'", dict(weight_concentration_prior_type="dp"), lambda: GOOD),
+    (
+        "weight_concentration_prior_type='dp'",
+        dict(weight_concentration_prior_type="dp"),
+        lambda: GOOD,
+    ),
     ("n_components=0", dict(n_components=0), lambda: GOOD),
     ("max_iter=0", dict(max_iter=0), lambda: GOOD),
 ]
@@ -65,9 +73,23 @@ HARD = [
     ("a constant feature", 2, lambda: np.c_[base[:, :2], np.full(200, 3.0)]),
     ("features on scales 1e-6 to 1e6", 2, lambda: base * [1e-6, 1.0, 1e6]),
     ("data offset by 1e6", 2, lambda: base + 1e6),
-    ("nearly collinear features", 2, lambda: rng.randn(200, 1) @ [[1.0, 2.0, -1.0]] + 1e-7 * rng.randn(200, 3)),
-    ("clusters of a single point", 3, lambda: np.r_[rng.randn(150, 2), [[40.0, 40.0]], [[-40.0, 35.0]]]),
-    ("float32, strongly correlated", 2, lambda: (rng.randn(300, 3) @ [[1, 0.999, 0.998], [0, 0.045, 0.01], [0, 0, 0.03]]).astype(np.float32)),
+    (
+        "nearly collinear features",
+        2,
+        lambda: rng.randn(200, 1) @ [[1.0, 2.0, -1.0]] + 1e-7 * rng.randn(200, 3),
+    ),
+    (
+        "clusters of a single point",
+        3,
+        lambda: np.r_[rng.randn(150, 2), [[40.0, 40.0]], [[-40.0, 35.0]]],
+    ),
+    (
+        "float32, strongly correlated",
+        2,
+        lambda: (rng.randn(300, 3) @ [[1, 0.999, 0.998], [0, 0.045, 0.01], [0, 0, 0.03]]).astype(
+            np.float32
+        ),
+    ),
     ("n_components far above what the data support", 25, lambda: base[:30]),
 ]
 
@@ -89,13 +111,16 @@ def bad_row(name, params, make):
         fitted = cls(n_components=3, random_state=0).fit(GOOD)
         before = fitted.predict_proba(GOOD[:20]).copy()
         fitted.set_params(**{k: v for k, v in params.items()})
-        status, _ = outcome(lambda: fitted.fit(make()))
+        status, _ = outcome(lambda fitted=fitted: fitted.fit(make()))
         try:
             same = np.array_equal(fitted.predict_proba(GOOD[:20]), before)
         except Exception:  # noqa: BLE001
             same = False
         if status == "ok":
-            finite = all(np.all(np.isfinite(np.asarray(getattr(fitted, a)))) for a in ("means_", "covariances_"))
+            finite = all(
+                np.all(np.isfinite(np.asarray(getattr(fitted, a))))
+                for a in ("means_", "covariances_")
+            )
             status = "fits" + ("" if finite else ", non-finite attributes")
             cells.append(status)
         else:
@@ -107,7 +132,7 @@ def hard_row(name, k, make):
     X = make()
     cells = []
     for cls in (BayesianGaussianMixture, VariationalGMM):
-        status, est = outcome(lambda: cls(n_components=k, random_state=0).fit(X))
+        status, est = outcome(lambda cls=cls: cls(n_components=k, random_state=0).fit(X))
         if status == "ok":
             vals = [np.asarray(getattr(est, a)) for a in ("weights_", "means_", "covariances_")]
             vals.append(est.score_samples(X))
@@ -122,7 +147,14 @@ def table(title, rows):
     w1 = max(len(r[1][0]) for r in rows + [("", ["BayesianGaussianMixture", ""])])
     w2 = max(len(r[1][1]) for r in rows + [("", ["", "VariationalGMM"])])
     line = f"{'=' * w0} {'=' * w1} {'=' * w2}"
-    out = [title, "-" * len(title), "", line, f"{'input':<{w0}} {'BayesianGaussianMixture':<{w1}} {'VariationalGMM':<{w2}}", line]
+    out = [
+        title,
+        "-" * len(title),
+        "",
+        line,
+        f"{'input':<{w0}} {'BayesianGaussianMixture':<{w1}} {'VariationalGMM':<{w2}}",
+        line,
+    ]
     for name, (a, b) in rows:
         out.append(f"{name:<{w0}} {a:<{w1}} {b:<{w2}}")
     out += [line, ""]

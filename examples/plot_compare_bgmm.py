@@ -16,7 +16,6 @@ import time
 import warnings
 
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
@@ -34,7 +33,10 @@ VariationalGMM(n_components=10).fit(X_all[:500])  # pay TensorFlow's start-up on
 
 rows = []
 for n in sizes:
-    for name, cls in [("VariationalGMM", VariationalGMM), ("BayesianGaussianMixture", BayesianGaussianMixture)]:
+    for name, cls in [
+        ("VariationalGMM", VariationalGMM),
+        ("BayesianGaussianMixture", BayesianGaussianMixture),
+    ]:
         est = cls(n_components=10, random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)

@@ -25,23 +25,39 @@ def _build_parser():
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="fit the reference recipe's 3-cluster data and print the posterior")
-    demo.add_argument("--covariance-type", default="full", choices=["full", "tied", "diag", "spherical"])
-    demo.add_argument("--n-samples", type=int, default=3000, help="points to generate (default 3000)")
+    demo = sub.add_parser(
+        "demo", help="fit the reference recipe's 3-cluster data and print the posterior"
+    )
+    demo.add_argument(
+        "--covariance-type", default="full", choices=["full", "tied", "diag", "spherical"]
+    )
+    demo.add_argument(
+        "--n-samples", type=int, default=3000, help="points to generate (default 3000)"
+    )
     demo.add_argument("--random-state", type=int, default=0)
-    demo.add_argument("--plot", metavar="FILE.png", help="save the fitted density over the data (needs matplotlib)")
+    demo.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="save the fitted density over the data (needs matplotlib)",
+    )
 
     fit = sub.add_parser("fit", help="fit a model to a data file and save it")
     fit.add_argument("data", help="CSV (header optional), .npy or .parquet file")
     fit.add_argument("--n-components", type=int, required=True)
-    fit.add_argument("--covariance-type", default="full", choices=["full", "tied", "diag", "spherical"])
+    fit.add_argument(
+        "--covariance-type", default="full", choices=["full", "tied", "diag", "spherical"]
+    )
     fit.add_argument("--batch-size", default="auto", help="minibatch rows or 'auto'")
     fit.add_argument("--max-iter", type=int, default=100)
     fit.add_argument("--random-state", type=int, default=None)
-    fit.add_argument("--model", required=True, metavar="OUT", help="where to write the fitted model (joblib)")
+    fit.add_argument(
+        "--model", required=True, metavar="OUT", help="where to write the fitted model (joblib)"
+    )
     fit.add_argument("--json", metavar="FILE", help="also write the posterior parameters as JSON")
 
-    predict = sub.add_parser("predict", help="label (or give probabilities for) the rows of a data file")
+    predict = sub.add_parser(
+        "predict", help="label (or give probabilities for) the rows of a data file"
+    )
     predict.add_argument("model")
     predict.add_argument("data")
     predict.add_argument("--proba", action="store_true", help="write component probabilities")
@@ -85,7 +101,9 @@ def read_data(path):
         try:
             import pandas as pd
         except ImportError:
-            raise UserError("reading .parquet needs pandas and pyarrow: pip install 'skbgmm[io]'") from None
+            raise UserError(
+                "reading .parquet needs pandas and pyarrow: pip install 'skbgmm[io]'"
+            ) from None
         try:
             frame = pd.read_parquet(path)
         except Exception as exc:  # noqa: BLE001
@@ -158,7 +176,9 @@ def _load_model(path):
     try:
         model = joblib.load(path)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad model file
-        raise UserError(f"{path}: not a model file written by 'skbgmm fit' ({type(exc).__name__})") from None
+        raise UserError(
+            f"{path}: not a model file written by 'skbgmm fit' ({type(exc).__name__})"
+        ) from None
     if not isinstance(model, VariationalGMM):
         raise UserError(f"{path}: holds a {type(model).__name__}, not a VariationalGMM")
     return model
@@ -175,10 +195,21 @@ def _posterior_json(model):
         return np.asarray(v).tolist()
 
     keys = [
-        "weights_", "means_", "covariances_", "precisions_cholesky_", "weight_concentration_",
-        "mean_precision_", "degrees_of_freedom_", "weight_concentration_prior_",
-        "mean_precision_prior_", "mean_prior_", "degrees_of_freedom_prior_", "covariance_prior_",
-        "lower_bound_", "n_iter_", "converged_",
+        "weights_",
+        "means_",
+        "covariances_",
+        "precisions_cholesky_",
+        "weight_concentration_",
+        "mean_precision_",
+        "degrees_of_freedom_",
+        "weight_concentration_prior_",
+        "mean_precision_prior_",
+        "mean_prior_",
+        "degrees_of_freedom_prior_",
+        "covariance_prior_",
+        "lower_bound_",
+        "n_iter_",
+        "converged_",
     ]
     doc = {"covariance_type": model.covariance_type, "n_components": model.n_components}
     doc.update({k: plain(getattr(model, k)) for k in keys})
@@ -279,7 +310,9 @@ def _cmd_predict(args):
             with open(tmp, "wb") as fh:
                 np.save(fh, out)
         else:
-            np.savetxt(tmp, np.atleast_2d(out.T).T, delimiter=",", fmt="%.10g" if args.proba else "%d")
+            np.savetxt(
+                tmp, np.atleast_2d(out.T).T, delimiter=",", fmt="%.10g" if args.proba else "%d"
+            )
 
     _atomic_write(args.out, write)
     return 0

@@ -72,7 +72,7 @@ class VariationalGMM(DensityMixin, BaseEstimator):
     tol : float, default=1e-6
         Convergence threshold on the change of the evidence lower bound per sample (the ELBO
         divided by the total sample weight, in nats) between two full-data passes. Minibatch
-        epochs run while the epoch-averaged ELBO still moves by more than ``max(tol, 1e-3)``;
+        epochs run while the epoch-averaged ELBO still moves by more than ``max(tol, 5e-3)``;
         then full-data steps continue until the change is below ``tol``. scikit-learn's ``tol``
         (1e-3) applies to a total over the samples; 1e-6 per sample matches it at a thousand
         samples. Surplus components of a Dirichlet-process fit fade out slowly while the ELBO
@@ -338,7 +338,7 @@ default='dirichlet_process'
         number("learning_decay", 0.5, low_open=True, high=1.0)
         number("total_samples", 0.0, low_open=True, optional=True)
         if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise TypeError(f"The 'warm_start' parameter of VariationalGMM must be a bool.")
+            raise TypeError("The 'warm_start' parameter of VariationalGMM must be a bool.")
         number("verbose", 0, integral=True)
         number("verbose_interval", 1, integral=True)
 
@@ -354,8 +354,7 @@ default='dirichlet_process'
             w = np.full(n_samples, float(w))
         if w.ndim != 1 or w.shape[0] != n_samples:
             raise ValueError(
-                f"sample_weight.shape == {w.shape}, expected ({n_samples},): one weight per "
-                "sample."
+                f"sample_weight.shape == {w.shape}, expected ({n_samples},): one weight per sample."
             )
         if not np.all(np.isfinite(w)):
             raise ValueError("sample_weight must contain only finite values.")
@@ -393,9 +392,7 @@ default='dirichlet_process'
         rescale = True
         if self.init_params == "kmeans":
             labels = (
-                KMeans(n_clusters=k, n_init=1, random_state=rng)
-                .fit(Xs, sample_weight=ws)
-                .labels_
+                KMeans(n_clusters=k, n_init=1, random_state=rng).fit(Xs, sample_weight=ws).labels_
             )
             resp = np.zeros((Xs.shape[0], k))
             resp[np.arange(Xs.shape[0]), labels] = 1.0
@@ -555,9 +552,15 @@ default='dirichlet_process'
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
         self._store(
-            config, prior, post, state, stream, source.n_features,
+            config,
+            prior,
+            post,
+            state,
+            stream,
+            source.n_features,
             getattr(source, "feature_names", None),
         )
         self.converged_ = bool(converged)

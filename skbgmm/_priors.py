@@ -12,6 +12,7 @@ import numpy as np
 
 from ._svi._records import Frame, Prior
 
+
 class Moments(NamedTuple):
     """Weighted first and second moments of the data."""
 

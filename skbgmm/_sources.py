@@ -89,7 +89,11 @@ class ArraySource(_LocalSource):
 
     def _weights(self, index):
         if self._w is None:
-            n = len(range(*index.indices(self.X.shape[0]))) if isinstance(index, slice) else len(index)
+            n = (
+                len(range(*index.indices(self.X.shape[0])))
+                if isinstance(index, slice)
+                else len(index)
+            )
             return np.ones(n)
         return self._w[index]
 
@@ -279,8 +283,10 @@ def is_stream(X):
         return False  # validated (and refused) as an array, or read as a dask source
     if isinstance(X, (np.ndarray, list, tuple)) or hasattr(X, "__array__"):
         # a list of equal-length rows is an array; a list of 2-D arrays is a stream
-        if isinstance(X, list) and X and all(
-            isinstance(b, tuple) or (hasattr(b, "ndim") and b.ndim == 2) for b in X
+        if (
+            isinstance(X, list)
+            and X
+            and all(isinstance(b, tuple) or (hasattr(b, "ndim") and b.ndim == 2) for b in X)
         ):
             return True
         return False

@@ -60,6 +60,8 @@ def plugin_log_likelihood(estimator, X, chunk_size=65536):
         for k in range(n_components):
             diff = (xb - means[k]).T
             y = solve_triangular(chols[k], diff, lower=True)
-            comp[:, k] = -0.5 * (np.sum(y * y, axis=0) + log_det[k] + n_features * np.log(2 * np.pi))
+            comp[:, k] = -0.5 * (
+                np.sum(y * y, axis=0) + log_det[k] + n_features * np.log(2 * np.pi)
+            )
         out[start : start + chunk_size] = logsumexp(comp + log_w[None], axis=1)
     return out

@@ -14,9 +14,7 @@ def _axes(ax):
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "skbgmm.plotting needs matplotlib: pip install 'skbgmm[plot]'"
-        ) from exc
+        raise ImportError("skbgmm.plotting needs matplotlib: pip install 'skbgmm[plot]'") from exc
     if ax is None:
         _, ax = plt.subplots()
     return ax
@@ -55,7 +53,9 @@ def plot_density(model, X=None, *, ax=None, grid_size=150, extent=None, cmap="vi
     if extent is None:
         pts = np.asarray(X, dtype=float) if X is not None else model.means_
         lo, hi = pts.min(0), pts.max(0)
-        pad = 0.1 * (hi - lo) + 1e-9 + (0 if X is not None else 3 * np.sqrt(model.covariances_.max()))
+        pad = (
+            0.1 * (hi - lo) + 1e-9 + (0 if X is not None else 3 * np.sqrt(model.covariances_.max()))
+        )
         extent = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
     gx, gy = np.meshgrid(
         np.linspace(extent[0], extent[1], grid_size), np.linspace(extent[2], extent[3], grid_size)

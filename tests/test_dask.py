@@ -15,15 +15,26 @@ from sklearn.datasets import make_blobs  # noqa: E402
 
 from skbgmm import VariationalGMM  # noqa: E402
 
-ATTRS = ["weights_", "means_", "covariances_", "precisions_cholesky_", "degrees_of_freedom_",
-         "mean_precision_", "lower_bounds_"]
+ATTRS = [
+    "weights_",
+    "means_",
+    "covariances_",
+    "precisions_cholesky_",
+    "degrees_of_freedom_",
+    "mean_precision_",
+    "lower_bounds_",
+]
 
 
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, silence_logs=40,
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=40,
     )
     with distributed.Client(cluster) as c:
         # every worker imports TensorFlow once, up front
@@ -101,7 +112,9 @@ def test_worker_killed_mid_fit_completes(client, data):
         timer = threading.Timer(1.0, os.kill, args=(pids[0], signal.SIGKILL))
         timer.start()
         result = {}
-        runner = threading.Thread(target=lambda: result.setdefault("gmm", VariationalGMM(**kw).fit(dX)))
+        runner = threading.Thread(
+            target=lambda: result.setdefault("gmm", VariationalGMM(**kw).fit(dX))
+        )
         runner.start()
         runner.join(timeout=120)
         timer.cancel()
@@ -111,12 +124,19 @@ def test_worker_killed_mid_fit_completes(client, data):
 
 def test_dask_ml_incremental(client, data):
     dask_ml_wrappers = pytest.importorskip("dask_ml.wrappers")
+    from skbgmm.metrics import plugin_log_likelihood
+
     X = data
+    X_test, _ = make_blobs(n_samples=3000, centers=4, n_features=3, cluster_std=1.5,
+                           random_state=0)
     dX = da.from_array(X, chunks=(1000, 3))
-    inc = dask_ml_wrappers.Incremental(VariationalGMM(n_components=4, random_state=0))
+    inc = dask_ml_wrappers.Incremental(
+        VariationalGMM(n_components=4, random_state=0), shuffle_blocks=False
+    )
     inc.fit(dX)
     gmm = inc.estimator_
     assert gmm.n_samples_seen_ == X.shape[0]
     ref = VariationalGMM(n_components=4, random_state=0).fit(X)
-    order = np.argsort(gmm.means_[:, 0])
-    np.testing.assert_allclose(gmm.means_[order], ref.means_[np.argsort(ref.means_[:, 0])], atol=0.15)
+    # a stream read once, block by block, against a fit on all the data: 0.02 nats per point
+    ll = plugin_log_likelihood(gmm, X_test).mean()
+    assert ll >= plugin_log_likelihood(ref, X_test).mean() - 0.02

@@ -75,7 +75,10 @@ def test_example_runs(path, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 def _cli(*args, cwd):
     return subprocess.run(
-        [sys.executable, "-m", "skbgmm", *args], capture_output=True, text=True, cwd=cwd,
+        [sys.executable, "-m", "skbgmm", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
 
@@ -97,19 +100,37 @@ def test_fit_predict_score_round_trip(tmp_path):
     csv = tmp_path / "data.csv"
     np.savetxt(csv, X, delimiter=",", header="a,b", comments="")
     model = tmp_path / "model.joblib"
-    out = _cli("fit", str(csv), "--n-components", "3", "--random-state", "0", "--model",
-               str(model), "--json", str(tmp_path / "post.json"), cwd=tmp_path)
+    out = _cli(
+        "fit",
+        str(csv),
+        "--n-components",
+        "3",
+        "--random-state",
+        "0",
+        "--model",
+        str(model),
+        "--json",
+        str(tmp_path / "post.json"),
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     assert model.exists() and (tmp_path / "post.json").exists()
     assert "interval of mean" in out.stdout
     np.save(tmp_path / "data.npy", X)
-    out = _cli("predict", str(model), str(tmp_path / "data.npy"), "--out",
-               str(tmp_path / "labels.csv"), cwd=tmp_path)
+    out = _cli(
+        "predict",
+        str(model),
+        str(tmp_path / "data.npy"),
+        "--out",
+        str(tmp_path / "labels.csv"),
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     labels = np.loadtxt(tmp_path / "labels.csv", dtype=int)
     assert labels.shape == (600,) and set(labels) == {0, 1, 2}
-    out = _cli("predict", str(model), str(csv), "--proba", "--out", str(tmp_path / "p.npy"),
-               cwd=tmp_path)
+    out = _cli(
+        "predict", str(model), str(csv), "--proba", "--out", str(tmp_path / "p.npy"), cwd=tmp_path
+    )
     assert out.returncode == 0 and np.allclose(np.load(tmp_path / "p.npy").sum(1), 1)
     out = _cli("score", str(model), str(csv), cwd=tmp_path)
     assert out.returncode == 0 and -5 < float(out.stdout.strip()) < -3
@@ -118,12 +139,24 @@ def test_fit_predict_score_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "content,args,message",
     [
-        ("a,b\n1,2\n3,x\n", ["fit", "{f}", "--n-components", "2", "--model", "{o}"], "non-numeric cell 'x'"),
+        (
+            "a,b\n1,2\n3,x\n",
+            ["fit", "{f}", "--n-components", "2", "--model", "{o}"],
+            "non-numeric cell 'x'",
+        ),
         ("1,2\n3\n", ["fit", "{f}", "--n-components", "2", "--model", "{o}"], "has 1 columns"),
         ("", ["fit", "{f}", "--n-components", "2", "--model", "{o}"], "no rows"),
-        ("1,2\n3,4\n", ["fit", "{f}", "--n-components", "5", "--model", "{o}"], "n_samples >= n_components"),
+        (
+            "1,2\n3,4\n",
+            ["fit", "{f}", "--n-components", "5", "--model", "{o}"],
+            "n_samples >= n_components",
+        ),
         ("1,2\n3,4\n", ["predict", "{f}", "{f}", "--out", "{o}"], "not a model file"),
-        ("1,2\n3,4\n", ["fit", "missing.csv", "--n-components", "2", "--model", "{o}"], "no such file"),
+        (
+            "1,2\n3,4\n",
+            ["fit", "missing.csv", "--n-components", "2", "--model", "{o}"],
+            "no such file",
+        ),
     ],
 )
 def test_cli_errors_are_one_line_and_write_nothing(tmp_path, content, args, message):

@@ -205,8 +205,12 @@ def test_full_batch_elbo_never_decreases(covariance_type, monkeypatch):
 
     X, _ = make_blobs(n_samples=800, centers=4, n_features=3, cluster_std=2.5, random_state=9)
     kw = dict(
-        n_components=6, covariance_type=covariance_type, tol=0, max_iter=60,
-        init_params="random", random_state=0,
+        n_components=6,
+        covariance_type=covariance_type,
+        tol=0,
+        max_iter=60,
+        init_params="random",
+        random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

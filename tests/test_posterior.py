@@ -10,7 +10,6 @@ from sklearn.datasets import make_blobs
 from sklearn.model_selection import GridSearchCV
 
 from skbgmm import VariationalGMM, select_n_components
-from skbgmm._data import make_recipe_data
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 PRIOR_TYPES = ["dirichlet_process", "dirichlet_distribution"]
@@ -109,9 +108,9 @@ def test_effective_components_counts_switched_off_ones(unequal):
 
 @pytest.mark.parametrize("name,X,k", SELECTION, ids=[s[0] for s in SELECTION])
 def test_cross_validation_selects_true_count(name, X, k):
-    search = GridSearchCV(
-        VariationalGMM(random_state=0), {"n_components": range(1, 7)}, cv=5
-    ).fit(X)
+    search = GridSearchCV(VariationalGMM(random_state=0), {"n_components": range(1, 7)}, cv=5).fit(
+        X
+    )
     scores = search.cv_results_["mean_test_score"]
     # the cross-validated predictive density rises up to the true count ...
     assert np.all(np.diff(scores[:k]) > 0)

@@ -19,8 +19,14 @@ from sklearn.mixture import BayesianGaussianMixture
 from skbgmm import VariationalGMM
 
 ATTRS = [
-    "weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
-    "mean_precision_", "degrees_of_freedom_", "lower_bounds_",
+    "weights_",
+    "means_",
+    "covariances_",
+    "precisions_",
+    "precisions_cholesky_",
+    "mean_precision_",
+    "degrees_of_freedom_",
+    "lower_bounds_",
 ]
 
 
@@ -56,7 +62,9 @@ def _bgmm_outcome(X, k):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             b = BayesianGaussianMixture(n_components=k, random_state=0).fit(X)
-        finite = all(np.all(np.isfinite(np.asarray(getattr(b, a)))) for a in ["means_", "covariances_"])
+        finite = all(
+            np.all(np.isfinite(np.asarray(getattr(b, a)))) for a in ["means_", "covariances_"]
+        )
         finite = finite and np.all(np.isfinite(b.score_samples(X)))
         return "fits" if finite else "non-finite output"
     except Exception as exc:  # noqa: BLE001 - recording what scikit-learn does
@@ -150,13 +158,15 @@ def problems(draw):
     offset = draw(st.sampled_from([0.0, 5.0, -1e3]))
     rng = np.random.RandomState(seed)
     centres = rng.randn(n_components, n_features) * 4
-    X = (centres[rng.randint(n_components, size=n_samples)] + rng.randn(n_samples, n_features))
+    X = centres[rng.randint(n_components, size=n_samples)] + rng.randn(n_samples, n_features)
     cov = draw(st.sampled_from(["full", "tied", "diag", "spherical"]))
     return X * scale + offset, n_components, cov, seed
 
 
 SETTINGS = settings(
-    max_examples=25, deadline=None, derandomize=True,
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 

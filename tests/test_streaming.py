@@ -110,7 +110,11 @@ def test_one_shot_generator_is_refused(blobs):
 BAD_STREAMS = [
     ("mixed widths", lambda X: [X[:100], X[100:200, :2]], "same width"),
     ("empty batch", lambda X: [X[:100], X[:0], X[100:200]], "empty"),
-    ("nan inside", lambda X: [X[:100], np.where(np.arange(100)[:, None] == 7, np.nan, X[100:200])], "NaN"),
+    (
+        "nan inside",
+        lambda X: [X[:100], np.where(np.arange(100)[:, None] == 7, np.nan, X[100:200])],
+        "NaN",
+    ),
     ("inf inside", lambda X: [X[:100], X[100:200] * np.inf], "NaN or infinity"),
     ("negative weights", lambda X: [(X[:100], -np.ones(100))], "non-negative"),
     ("weights of wrong length", lambda X: [(X[:100], np.ones(99))], "expected \\(100,\\)"),

@@ -15,8 +15,11 @@ HELPER = Path(__file__).parent / "helpers" / "distributed_fit.py"
 
 def _run(mode, env=None, timeout=300):
     return subprocess.Popen(
-        [sys.executable, str(HELPER), mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env={**os.environ, **(env or {})},
+        [sys.executable, str(HELPER), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -56,7 +59,14 @@ def test_multi_worker_mirrored_strategy_workers_agree():
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     procs = [
-        _run("worker", env={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
+        _run(
+            "worker",
+            env={
+                "TF_CONFIG": json.dumps(
+                    {"cluster": cluster, "task": {"type": "worker", "index": i}}
+                )
+            },
+        )
         for i in range(2)
     ]
     results = [_result(p, timeout=600) for p in procs]

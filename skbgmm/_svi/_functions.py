@@ -35,22 +35,35 @@ class Functions:
         prior = Prior(_spec(0), _spec(0), vec, _spec(0), _spec(_PRIOR_COV_RANK[cov]))
         stats = Stats(vec, _spec(2), _spec(_S2_RANK[cov]))
         prec_rank = {"full": 3, "tied": 2, "diag": 2, "spherical": 1}[cov]
-        post = Posterior(_spec(wc_rank), vec, _spec(2), vec, _spec(_COV_RANK[cov]), _spec(prec_rank))
+        post = Posterior(
+            _spec(wc_rank), vec, _spec(2), vec, _spec(_COV_RANK[cov]), _spec(prec_rank)
+        )
         self.step = tf.function(
             self._step, input_signature=[x_spec, vec, frame, prior, _spec(0), stats]
         )
         # minibatch steps: per-point arithmetic in float32 (see the trainer's module docstring)
         self.step32 = tf.function(
             self._step,
-            input_signature=[tf.TensorSpec([None, None], tf.float32), vec, frame, prior, _spec(0), stats],
+            input_signature=[
+                tf.TensorSpec([None, None], tf.float32),
+                vec,
+                frame,
+                prior,
+                _spec(0),
+                stats,
+            ],
         )
-        self.posterior = tf.function(self._posterior, input_signature=[frame, prior, _spec(0), stats])
+        self.posterior = tf.function(
+            self._posterior, input_signature=[frame, prior, _spec(0), stats]
+        )
         self.batch_stats = tf.function(
             self._batch_stats, input_signature=[x_spec, vec, _spec(2), frame]
         )
         self.log_resp = tf.function(self._log_resp, input_signature=[x_spec, post])
         self.log_density = tf.function(self._log_density, input_signature=[x_spec, post])
-        self.global_kl = tf.function(self._global_kl, input_signature=[frame, prior, _spec(0), stats])
+        self.global_kl = tf.function(
+            self._global_kl, input_signature=[frame, prior, _spec(0), stats]
+        )
         self.distances = tf.function(
             self._distances, input_signature=[x_spec, frame, prior, _spec(0), stats]
         )
@@ -106,9 +119,7 @@ class Functions:
 
     def _batch_stats(self, X, w, resp, frame):
         Z = (X - frame.shift[None]) / frame.scale[None]
-        return Stats(
-            *_model.sufficient_stats(Z, resp * w[:, None], w, self.config.covariance_type)
-        )
+        return Stats(*_model.sufficient_stats(Z, resp * w[:, None], w, self.config.covariance_type))
 
     def _log_resp(self, X, post):
         return _model.log_resp(X, post, self.config)

@@ -11,9 +11,9 @@ Model (Bishop 2006, ch. 10; the notation of :class:`sklearn.mixture.BayesianGaus
 
 The variational posterior has the same form as the prior, with parameters that are the prior's plus
 expected sufficient statistics. All functions here take and return tensors; they are composed into
-traced functions in :mod:`skbgmm._svi._functions`. Nothing in this module is written twice: the
-trainer's E-step, its ELBO, the estimator's ``predict_proba`` and ``score_samples`` all come from the
-functions below.
+traced functions in :mod:`skbgmm._svi._functions`. Nothing in this module is written twice:
+the trainer's E-step, its ELBO, the estimator's ``predict_proba`` and ``score_samples`` all come
+from the functions below.
 """
 
 from __future__ import annotations
@@ -93,9 +93,7 @@ def _log_multi_gamma(half_dof, n_features):
 def _log_det_cholesky(precisions_cholesky, covariance_type, n_features):
     """log |E[Lambda_k]| from the Cholesky factor of the expected precision, shape (K,) or ()."""
     if covariance_type in ("full", "tied"):
-        return 2.0 * tf.reduce_sum(
-            tf.math.log(tf.linalg.diag_part(precisions_cholesky)), axis=-1
-        )
+        return 2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(precisions_cholesky)), axis=-1)
     if covariance_type == "diag":
         return 2.0 * tf.reduce_sum(tf.math.log(precisions_cholesky), axis=-1)
     return 2.0 * tf.cast(n_features, DTYPE) * tf.math.log(precisions_cholesky)
@@ -113,10 +111,7 @@ def expected_log_det_precision(dof, precisions_cholesky, covariance_type, n_feat
     log_det = _log_det_cholesky(precisions_cholesky, covariance_type, n_features)
     if covariance_type in ("full", "tied"):
         return (
-            _multi_digamma_sum(0.5 * dof, n_features)
-            + d * _LOG_2
-            + log_det
-            - d * tf.math.log(dof)
+            _multi_digamma_sum(0.5 * dof, n_features) + d * _LOG_2 + log_det - d * tf.math.log(dof)
         )
     shape = 0.5 * dof if covariance_type == "diag" else 0.5 * d * dof
     return d * (tf.math.digamma(shape) - tf.math.log(shape)) + log_det
@@ -133,9 +128,10 @@ def mahalanobis(X, means, precisions_cholesky, covariance_type):
         y = y - tf.einsum("kd,kde->ke", means, precisions_cholesky)[None]
         return tf.reduce_sum(tf.square(y), axis=-1)
     if covariance_type == "tied":
-        y = tf.matmul(X, precisions_cholesky)[:, None, :] - tf.matmul(
-            means, precisions_cholesky
-        )[None]
+        y = (
+            tf.matmul(X, precisions_cholesky)[:, None, :]
+            - tf.matmul(means, precisions_cholesky)[None]
+        )
         return tf.reduce_sum(tf.square(y), axis=-1)
     if covariance_type == "diag":
         y = (X[:, None, :] - means[None]) * precisions_cholesky[None]
@@ -227,9 +223,7 @@ def precisions_kl(post, prior, covariance_type, n_features):
         rate_q = shape_q * covariances
         shape_p = 0.5 * d * prior.degrees_of_freedom * tf.ones_like(covariances)
         rate_p = 0.5 * d * prior.covariance * tf.ones_like(covariances)
-    return tf.reduce_sum(
-        tfd.kl_divergence(tfd.Gamma(shape_q, rate_q), tfd.Gamma(shape_p, rate_p))
-    )
+    return tf.reduce_sum(tfd.kl_divergence(tfd.Gamma(shape_q, rate_q), tfd.Gamma(shape_p, rate_p)))
 
 
 def means_kl(post, prior, covariance_type, n_features):
@@ -484,7 +478,9 @@ def precisions_distribution(post, covariance_type):
     dof = post.degrees_of_freedom
     if covariance_type in ("full", "tied"):
         # E[Lambda] = nu W = U U^T, so chol(W) = chol(U U^T) / sqrt(nu)
-        prec = tf.linalg.matmul(post.precisions_cholesky, post.precisions_cholesky, transpose_b=True)
+        prec = tf.linalg.matmul(
+            post.precisions_cholesky, post.precisions_cholesky, transpose_b=True
+        )
         if covariance_type == "tied":
             dof = dof[:1]
             prec = prec[None]
@@ -513,7 +509,9 @@ def mean_marginal_distribution(post, covariance_type):
             cov_chol = cov_chol[None]
         factor = tf.sqrt(dof / (beta * t_dof))[:, None, None]
         return tfd.MultivariateStudentTLinearOperator(
-            df=t_dof, loc=post.means, scale=tf.linalg.LinearOperatorLowerTriangular(factor * cov_chol)
+            df=t_dof,
+            loc=post.means,
+            scale=tf.linalg.LinearOperatorLowerTriangular(factor * cov_chol),
         )
     return tfd.Independent(mean_marginals(post, covariance_type), reinterpreted_batch_ndims=1)
 
@@ -543,9 +541,9 @@ def sample_posterior(post, config, n_samples, seed):
             lam = lam[:, None] * tf.ones([1, n_comp, 1, 1], DTYPE)
         lam_chol = tf.linalg.cholesky(lam)
         # mu = m + L^-T z has covariance (L L^T)^-1 = Lambda^-1
-        offset = tf.linalg.triangular_solve(
-            lam_chol, z[..., None], lower=True, adjoint=True
-        )[..., 0]
+        offset = tf.linalg.triangular_solve(lam_chol, z[..., None], lower=True, adjoint=True)[
+            ..., 0
+        ]
         eye = tf.eye(n_feat, dtype=DTYPE)
         covariances = tf.linalg.cholesky_solve(lam_chol, eye * tf.ones_like(lam))
         if cov_type == "tied":

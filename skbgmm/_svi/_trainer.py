@@ -5,18 +5,19 @@ parameters, estimated on a minibatch ``B`` drawn from ``N`` points, is
 ``prior + (N / |B|) * stats(B) - current`` (Hoffman et al., 2013). A step of size ``rho`` is
 therefore an average of expected sufficient statistics::
 
-    stats <- (1 - rho) * stats + rho * (N / |B|) * stats(B),   rho_t = (learning_offset + t) ** -learning_decay
+    stats <- (1 - rho) * stats + rho * (N / |B|) * stats(B)
+    rho_t = (learning_offset + t) ** -learning_decay
 
 and with ``B`` the whole data set and ``rho = 1`` it is exactly the coordinate-ascent (CAVI) update
 of :class:`sklearn.mixture.BayesianGaussianMixture`.
 
-Minibatch steps do their per-point arithmetic (distances, responsibilities, batch statistics) in
+Minibatch steps do their per-row arithmetic (distances, responsibilities, batch statistics) in
 float32 on the centred and scaled data: a minibatch estimate is noisy anyway, and float32 halves
-the cost. The global state, the posterior and every full-data step stay in float64, so the result
-a fit ends on is exact. The loop runs minibatch epochs while the
-epoch-averaged ELBO still moves by more than ``max(tol, SWITCH_TOL)`` per unit of sample weight,
-then full-data steps until the exact ELBO moves by less than ``tol``; the last pass is always a full-data step, so a fit never ends on the
-noise of one minibatch.
+the cost. The global state and the posterior stay in float64. The loop runs minibatch epochs
+while the epoch-averaged ELBO still moves by more than ``max(tol, SWITCH_TOL)`` per unit of
+sample weight, then over-relaxed full-data steps until the ELBO moves by less than ``tol``; the
+last pass is always an exact float64 full-data step, so a fit never ends on the noise of one
+minibatch (see :func:`run`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ._records import Config, FitResult, Frame, Options, Posterior, Prior, State
 
 # Minibatch epochs stop paying once an epoch moves the ELBO by less than this (nats per unit of
 # sample weight): from there on an exact full-data pass costs as much and has no noise.
-SWITCH_TOL = 1e-3
+SWITCH_TOL = 5e-3
 # From this many rows on, full-data passes do their per-point work in float32 and one float64
 # pass ends the fit; below it every pass is float64 (cheap, and exact to the last digit).
 SINGLE_PRECISION_ROWS = 1 << 16
@@ -109,7 +110,17 @@ def _full_pass(config, source, frame, prior, reg_covar, stats, rows, progress=No
 
 
 def _svi_steps(
-    config, source, batches, frame, prior, reg_covar, stats, n_steps, total, options, seen=None,
+    config,
+    source,
+    batches,
+    frame,
+    prior,
+    reg_covar,
+    stats,
+    n_steps,
+    total,
+    options,
+    seen=None,
     progress=None,
 ):
     """One natural-gradient step per minibatch; returns (stats, n_steps, ELBO estimate, weight).
@@ -257,8 +268,17 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
             bar.start_pass(len(lower_bounds) + 1, phase)
             if phase == "minibatch":
                 stats, n_steps, elbo, _ = _svi_steps(
-                    config, source, source.minibatches(batch, rng), frame, prior, reg, stats,
-                    n_steps, total, options, progress=bar,
+                    config,
+                    source,
+                    source.minibatches(batch, rng),
+                    frame,
+                    prior,
+                    reg,
+                    stats,
+                    n_steps,
+                    total,
+                    options,
+                    progress=bar,
                 )
                 report(elbo, "minibatch")
                 if previous is not None and abs(elbo - previous) < max(options.tol, SWITCH_TOL):
@@ -328,13 +348,26 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
     if seen is not None and seen > 0:
         stats, seed, n_births = _births(fns, source, config, prior, reg, state, rng)
     stats, n_steps, elbo, absorbed = _svi_steps(
-        config, source, source.minibatches(batch_size, rng), state.frame, prior, reg, stats,
-        state.n_steps, state.total_samples, options, seen=seen,
+        config,
+        source,
+        source.minibatches(batch_size, rng),
+        state.frame,
+        prior,
+        reg,
+        stats,
+        state.n_steps,
+        state.total_samples,
+        options,
+        seen=seen,
     )
     if seed is not None:
         # the seeds only guided this batch's responsibilities; the batch itself is now absorbed
-        stats = Stats(*(np.maximum(a - b, 0.0) if i == 0 else a - b
-                        for i, (a, b) in enumerate(zip(stats, seed))))
+        stats = Stats(
+            *(
+                np.maximum(a - b, 0.0) if i == 0 else a - b
+                for i, (a, b) in enumerate(zip(stats, seed))
+            )
+        )
     stats = order_by_weight(stats, config)
     total = seen + absorbed if seen is not None else state.total_samples
     state = state._replace(stats=stats, n_steps=n_steps, total_samples=total)
@@ -382,7 +415,12 @@ def _births(fns, source, config, prior, reg, state, rng):
     drop[spare[:n_new]] = True
 
     def without_dropped(a):
-        if config.covariance_type == "tied" and a.ndim == 2 and a.shape[0] == a.shape[1] and a is stats.s2:
+        if (
+            config.covariance_type == "tied"
+            and a.ndim == 2
+            and a.shape[0] == a.shape[1]
+            and a is stats.s2
+        ):
             return a  # the shared scatter cannot be split by component
         mask = drop.reshape((-1,) + (1,) * (a.ndim - 1))
         return np.where(mask, 0.0, a)
@@ -458,7 +496,7 @@ def sample_predictive(config: Config, post: Posterior, counts, seed):
 
 
 def credible_intervals(config: Config, post: Posterior, level: float):
-    """Equal-tailed credible intervals (lower, upper), each (K, D), of means and standard deviations."""
+    """Equal-tailed credible intervals (lower, upper), each (K, D), of means and std devs."""
     import tensorflow as tf
     import tensorflow_probability as tfp
 

@@ -1,7 +1,7 @@
 """Run one fit under a tf.distribute strategy and print a JSON summary (used by the tests).
 
-    python distributed_fit.py mirrored         # MirroredStrategy over two logical CPUs vs one device
-    python distributed_fit.py worker           # one worker of MultiWorkerMirroredStrategy (TF_CONFIG)
+python distributed_fit.py mirrored         # MirroredStrategy over two logical CPUs vs one device
+python distributed_fit.py worker           # one worker of MultiWorkerMirroredStrategy (TF_CONFIG)
 """
 
 import json
