@@ -421,24 +421,37 @@ default='dirichlet_process'
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (dense; a :class:`numpy.memmap` is read in chunks).
+        X : array-like of shape (n_samples, n_features), or a source of batches
+            Training data, one of:
+
+            - a dense array-like (a :class:`numpy.memmap` is read in chunks, never copied
+              whole);
+            - a stream of batches: a list of 2-D arrays, a callable that returns a fresh
+              iterable of batches on every call, or a ``tf.data.Dataset`` that yields batches;
+              each batch is an array or an ``(X, sample_weight)`` pair, and the stream is read
+              once per pass (it should be in random order);
+            - a ``dask.array.Array`` or ``dask.dataframe.DataFrame``: every per-row computation
+              runs on the workers holding the blocks.
         y : None
             Ignored; present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights: an integer weight ``w`` counts a row ``w`` times and a zero
-            weight drops it. ``None`` weighs every row 1.
+            weight drops it. ``None`` weighs every row 1. For a dask input, a dask array with
+            the same row chunks; for a stream, give the weights inside the batches.
 
         Returns
         -------
         self : VariationalGMM
             The fitted estimator.
         """
+        return self._atomically(self._fit, X, sample_weight)
+
+    def _atomically(self, method, *args):
+        """Run a fitting method; if it raises, restore the estimator exactly as it was."""
         saved = self.__dict__.copy()
         try:
-            return self._fit(X, sample_weight)
+            return method(*args)
         except BaseException:
-            # a failed fit leaves the estimator exactly as it was
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
@@ -618,13 +631,7 @@ default='dirichlet_process'
         self : VariationalGMM
             The updated estimator.
         """
-        saved = self.__dict__.copy()
-        try:
-            return self._partial_fit(X, sample_weight)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
+        return self._atomically(self._partial_fit, X, sample_weight)
 
     def _partial_fit(self, X, sample_weight):
         self._check_params()

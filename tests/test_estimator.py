@@ -280,3 +280,16 @@ def test_summary(recipe):
     assert np.all(s.mean_upper - s.mean_lower < 0.15)
     text = str(s)
     assert "90% interval of mean" in text and len(text.splitlines()) == 2 + 6
+
+
+def test_verbose_progress(recipe, capsys):
+    X, _ = recipe
+    VariationalGMM(n_components=3, verbose=1, verbose_interval=1, random_state=0).fit(X)
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if "Iteration" in ln]
+    assert lines and all("ELBO" in ln and "time lapse" in ln for ln in lines)
+    assert "Initialization 0" in out
+    # verbose=2 draws a live progress bar over the rows of each pass (on stderr)
+    VariationalGMM(n_components=3, verbose=2, batch_size=500, max_iter=3, random_state=0).fit(X)
+    err = capsys.readouterr().err
+    assert "pass" in err and "rows" in err

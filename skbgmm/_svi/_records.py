@@ -96,7 +96,6 @@ class FitResult(NamedTuple):
     lower_bounds: np.ndarray
     n_iter: int
     converged: bool
-    n_passes: float
 
 
 class Options(NamedTuple):

@@ -320,7 +320,6 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
         lower_bounds=np.asarray(lower_bounds, dtype=np.float64),
         n_iter=len(lower_bounds),
         converged=converged,
-        n_passes=float(len(lower_bounds)),
     )
 
 
