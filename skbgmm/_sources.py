@@ -80,8 +80,6 @@ class _LocalSource:
 class ArraySource(_LocalSource):
     """Rows of an array (or memmap) already validated by the estimator."""
 
-    shuffles = True
-
     def __init__(self, X, sample_weight=None):
         self.X = X
         self._w = sample_weight  # None: every row weighs 1 (no array of ones is allocated)
@@ -148,8 +146,6 @@ class StreamSource(_LocalSource):
     pass and must return a fresh iterable; an iterable must be re-iterable (a list, or an object
     whose ``__iter__`` starts over), not a one-shot generator.
     """
-
-    shuffles = False
 
     def __init__(self, data, n_features=None):
         self.data = data
@@ -218,8 +214,6 @@ class DaskSource:
     blocks, in block order (like a stream: the rows should be in random order), so a fit is
     the same, step for step, as a fit on the list of the blocks as NumPy arrays.
     """
-
-    shuffles = False
 
     def __init__(self, X, sample_weight=None):
         import dask.array as da

@@ -33,7 +33,6 @@ class ReplicatedSource:
         self.source = source
         self.strategy = strategy
         self.n_features = source.n_features
-        self.shuffles = getattr(source, "shuffles", False)
 
     def __getattr__(self, name):  # chunks, minibatches, subsample, moments, X, w
         return getattr(self.source, name)

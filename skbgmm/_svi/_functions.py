@@ -61,9 +61,6 @@ class Functions:
         )
         self.log_resp = tf.function(self._log_resp, input_signature=[x_spec, post])
         self.log_density = tf.function(self._log_density, input_signature=[x_spec, post])
-        self.global_kl = tf.function(
-            self._global_kl, input_signature=[frame, prior, _spec(0), stats]
-        )
         self.distances = tf.function(
             self._distances, input_signature=[x_spec, frame, prior, _spec(0), stats]
         )
@@ -104,10 +101,6 @@ class Functions:
         return _model.posterior_from_frame(
             post_z, frame.shift, frame.scale, self.config.covariance_type
         )
-
-    def _global_kl(self, frame, prior, reg_covar, stats):
-        prior_z, post_z = self._internal(frame, prior, reg_covar, stats)
-        return _model.global_kl(post_z, prior_z, self.config, tf.shape(frame.shift)[0])
 
     def _distances(self, X, frame, prior, reg_covar, stats):
         """Squared Mahalanobis distances (n, K) of X to each component, under E[precision]."""
