@@ -179,3 +179,24 @@ def test_cli_rejects_a_pickle_that_is_not_a_model(tmp_path):
     np.savetxt(tmp_path / "d.csv", np.ones((3, 2)), delimiter=",")
     out = _cli("score", str(tmp_path / "m.joblib"), str(tmp_path / "d.csv"), cwd=tmp_path)
     assert out.returncode == 2 and "not a VariationalGMM" in out.stderr
+
+
+def test_cli_parquet_and_width_mismatch(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    from skbgmm._data import make_recipe_data
+
+    X, _ = make_recipe_data(300)
+    pd.DataFrame(X, columns=["a", "b"]).to_parquet(tmp_path / "d.parquet")
+    model = tmp_path / "m.joblib"
+    out = _cli("fit", str(tmp_path / "d.parquet"), "--n-components", "3", "--model", str(model),
+               cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    pd.DataFrame({"a": ["x"] * 3, "b": [1.0] * 3}).to_parquet(tmp_path / "bad.parquet")
+    out = _cli("score", str(model), str(tmp_path / "bad.parquet"), cwd=tmp_path)
+    assert out.returncode == 2 and "non-numeric column" in out.stderr
+    np.savetxt(tmp_path / "wide.csv", np.ones((4, 3)), delimiter=",")
+    out = _cli("predict", str(model), str(tmp_path / "wide.csv"), "--out", str(tmp_path / "o.csv"),
+               cwd=tmp_path)
+    assert out.returncode == 2 and "has 3 columns but the model was fitted on 2" in out.stderr
+    assert not (tmp_path / "o.csv").exists()
