@@ -32,6 +32,7 @@ _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 _FULL_BATCH_MAX = 1 << 18  # 'auto' batch size: whole data set (CAVI) up to this many rows
 _MIN_AUTO_BATCH = 1 << 14  # 'auto' minibatches: 1/16 of the data, at least this many rows
 _INIT_SUBSAMPLE = 1 << 14  # rows used to initialise the responsibilities
+_GRADIENT_AUTO_BATCH = 512  # 'auto' minibatch of the gradient engine (the recipe used 500)
 EFFECTIVE_WEIGHT = 0.01  # components with at least this posterior mean weight are "effective"
 
 
@@ -122,6 +123,24 @@ default='dirichlet_process'
         uses the total sample weight seen so far (a stream read once); set it to the size of
         the data set when :meth:`partial_fit` makes several passes over it. ``fit`` always uses
         the size of the data it is given.
+    inference : {'natural_gradient', 'gradient'}, default='natural_gradient'
+        The inference engine. ``'natural_gradient'``: closed-form local steps and
+        natural-gradient (coordinate-ascent on full batches) global steps, the fast default.
+        ``'gradient'``: the reference recipe's method, Adam on the minibatch ELBO over the same
+        variational parameters kept valid by TensorFlow Probability bijectors; it also fits the
+        non-conjugate ``mean_prior_type='independent'``. It does not support ``warm_start``
+        or :meth:`partial_fit`.
+    learning_rate : float, default=0.05
+        Adam's step size for ``inference='gradient'``.
+    mean_prior_type : {'conjugate', 'independent'}, default='conjugate'
+        ``'conjugate'``: ``mu_k | Lambda_k ~ Normal(mean_prior, (mean_precision_prior *
+        Lambda_k)^-1)``, scikit-learn's model. ``'independent'``: ``mu_kd ~ Normal(mean_prior_d,
+        1 / mean_precision_prior)`` independent of the precisions (the reference recipe's prior;
+        needs ``inference='gradient'``). The recipe's priors are ``covariance_type='diag'``,
+        ``weight_concentration_prior_type='dirichlet_distribution'``,
+        ``weight_concentration_prior=2``, ``mean_prior_type='independent'``, ``mean_prior=0``,
+        ``mean_precision_prior=1``, ``degrees_of_freedom_prior=10`` and ``covariance_prior=10``
+        (precisions Gamma(5, 5)).
     random_state : int, RandomState instance or None, default=None
         Controls the initialisation, the minibatch order and :meth:`sample`. An int gives
         bit-identical fits. Global NumPy and TensorFlow seeds are never touched.
@@ -254,6 +273,9 @@ default='dirichlet_process'
         learning_offset=10.0,
         learning_decay=0.7,
         total_samples=None,
+        inference="natural_gradient",
+        learning_rate=0.05,
+        mean_prior_type="conjugate",
         random_state=None,
         warm_start=False,
         verbose=0,
@@ -276,6 +298,9 @@ default='dirichlet_process'
         self.learning_offset = learning_offset
         self.learning_decay = learning_decay
         self.total_samples = total_samples
+        self.inference = inference
+        self.learning_rate = learning_rate
+        self.mean_prior_type = mean_prior_type
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
@@ -337,6 +362,13 @@ default='dirichlet_process'
         number("learning_offset", 1.0)
         number("learning_decay", 0.5, low_open=True, high=1.0)
         number("total_samples", 0.0, low_open=True, optional=True)
+        option("inference", ("natural_gradient", "gradient"))
+        number("learning_rate", 0.0, low_open=True)
+        option("mean_prior_type", ("conjugate", "independent"))
+        if self.mean_prior_type == "independent" and self.inference != "gradient":
+            raise ValueError(
+                "mean_prior_type='independent' is not conjugate: it needs inference='gradient'."
+            )
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise TypeError("The 'warm_start' parameter of VariationalGMM must be a bool.")
         number("verbose", 0, integral=True)
@@ -366,6 +398,8 @@ default='dirichlet_process'
 
     def _batch_size(self, n_samples, n_features):
         if isinstance(self.batch_size, str):
+            if self.inference == "gradient":
+                return min(n_samples, _GRADIENT_AUTO_BATCH)
             if n_samples <= _FULL_BATCH_MAX:
                 return n_samples
             # 1/16 of the data, but at most ~2**22 (rows x components x features) per step
@@ -507,6 +541,8 @@ default='dirichlet_process'
     def _fit(self, X, sample_weight):
         self._check_params()
         warm = bool(self.warm_start) and hasattr(self, "_state")
+        if warm and self.inference == "gradient":
+            raise ValueError("warm_start is not supported with inference='gradient'.")
         source, stream = self._source(X, sample_weight, reset=not warm)
         config = self._check_continuation("warm_start=True") if warm else self._config()
         moments = source.moments()
@@ -544,6 +580,14 @@ default='dirichlet_process'
             if self.max_iter == 0:
                 post, state = trainer.posterior_from_state(config, prior, self.reg_covar, state)
                 result = (post, state, np.empty(0), 0, False, -np.inf)
+            elif self.inference == "gradient":
+                from ._svi import _gradient
+
+                post, lbs, n_iter, converged = _gradient.run_gradient(
+                    source, n_samples, config, prior, options, state, rng,
+                    float(self.learning_rate), self.mean_prior_type == "independent",
+                )
+                result = (post, state, lbs, n_iter, converged, lbs[-1])
             else:
                 res = trainer.run(source, n_samples, config, prior, options, state, rng)
                 result = (
@@ -635,6 +679,10 @@ default='dirichlet_process'
 
     def _partial_fit(self, X, sample_weight):
         self._check_params()
+        if self.inference == "gradient":
+            raise ValueError(
+                "partial_fit uses the natural-gradient engine: set inference='natural_gradient'."
+            )
         first = not hasattr(self, "_state")
         if not first:
             config = self._check_continuation("partial_fit")
