@@ -88,7 +88,11 @@ def test_help_is_fast_and_imports_no_tensorflow(tmp_path):
     out = _cli("--help", cwd=tmp_path)
     assert out.returncode == 0 and "demo" in out.stdout and "predict" in out.stdout
     assert time.perf_counter() - t0 < 2.0  # the interpreter start dominates
-    code = "import sys, skbgmm.__main__ as m\ntry:\n m.main(['--help'])\nexcept SystemExit: pass\nprint('tensorflow' in sys.modules, 'sklearn' in sys.modules)"
+    code = (
+        "import sys, skbgmm.__main__ as m\n"
+        "try:\n m.main(['--help'])\nexcept SystemExit: pass\n"
+        "print('tensorflow' in sys.modules, 'sklearn' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "False False"
 
@@ -189,14 +193,27 @@ def test_cli_parquet_and_width_mismatch(tmp_path):
     X, _ = make_recipe_data(300)
     pd.DataFrame(X, columns=["a", "b"]).to_parquet(tmp_path / "d.parquet")
     model = tmp_path / "m.joblib"
-    out = _cli("fit", str(tmp_path / "d.parquet"), "--n-components", "3", "--model", str(model),
-               cwd=tmp_path)
+    out = _cli(
+        "fit",
+        str(tmp_path / "d.parquet"),
+        "--n-components",
+        "3",
+        "--model",
+        str(model),
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     pd.DataFrame({"a": ["x"] * 3, "b": [1.0] * 3}).to_parquet(tmp_path / "bad.parquet")
     out = _cli("score", str(model), str(tmp_path / "bad.parquet"), cwd=tmp_path)
     assert out.returncode == 2 and "non-numeric column" in out.stderr
     np.savetxt(tmp_path / "wide.csv", np.ones((4, 3)), delimiter=",")
-    out = _cli("predict", str(model), str(tmp_path / "wide.csv"), "--out", str(tmp_path / "o.csv"),
-               cwd=tmp_path)
+    out = _cli(
+        "predict",
+        str(model),
+        str(tmp_path / "wide.csv"),
+        "--out",
+        str(tmp_path / "o.csv"),
+        cwd=tmp_path,
+    )
     assert out.returncode == 2 and "has 3 columns but the model was fitted on 2" in out.stderr
     assert not (tmp_path / "o.csv").exists()

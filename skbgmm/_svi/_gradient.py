@@ -151,11 +151,27 @@ class GradientFunctions:
         wc_rank = 2 if config.weight_concentration_prior_type == "dirichlet_process" else 1
         cov_rank = {"full": 2, "tied": 1, "diag": 2, "spherical": 1}[cov]
         spec = lambda r: tf.TensorSpec([None] * r, DTYPE)  # noqa: E731
-        theta = Theta(spec(wc_rank), spec(1), spec(2), spec(0 if cov == "tied" else 1), spec(cov_rank))
-        prior = Prior(spec(0), spec(0), spec(1), spec(0), spec({"full": 2, "tied": 2, "diag": 1, "spherical": 0}[cov]))
+        theta = Theta(
+            spec(wc_rank), spec(1), spec(2), spec(0 if cov == "tied" else 1), spec(cov_rank)
+        )
+        prior = Prior(
+            spec(0),
+            spec(0),
+            spec(1),
+            spec(0),
+            spec({"full": 2, "tied": 2, "diag": 1, "spherical": 0}[cov]),
+        )
         self.loss_and_grad = tf.function(
             self._loss_and_grad,
-            input_signature=[spec(2), spec(1), theta, Frame(spec(1), spec(1)), prior, spec(0), spec(0)],
+            input_signature=[
+                spec(2),
+                spec(1),
+                theta,
+                Frame(spec(1), spec(1)),
+                prior,
+                spec(0),
+                spec(0),
+            ],
         )
         self.posterior = tf.function(
             self._posterior, input_signature=[theta, Frame(spec(1), spec(1))]
@@ -164,7 +180,9 @@ class GradientFunctions:
     def _negative_elbo(self, X, w, theta, frame, prior, reg_covar, total):
         n_features = tf.shape(X)[1]
         Z = (X - frame.shift[None]) / frame.scale[None]
-        prior_z = _model.prior_to_frame(prior, frame.shift, frame.scale, self.config.covariance_type)
+        prior_z = _model.prior_to_frame(
+            prior, frame.shift, frame.scale, self.config.covariance_type
+        )
         post = constrain(theta, self.config, n_features, self.independent)
         _, log_norm = _model.log_resp(Z, post, self.config)
         wsum = tf.reduce_sum(w)
@@ -176,7 +194,9 @@ class GradientFunctions:
         ) + _model.precisions_kl(post, prior_z, self.config.covariance_type, n_features)
         if self.independent:
             tau = prior.mean_precision * tf.square(frame.scale)  # the isotropic prior, rescaled
-            kl += independent_means_kl(post, prior_z.mean, tau, self.config.covariance_type, n_features)
+            kl += independent_means_kl(
+                post, prior_z.mean, tau, self.config.covariance_type, n_features
+            )
         else:
             kl += _model.means_kl(post, prior_z, self.config.covariance_type, n_features)
         return -((total / wsum) * local - kl) / total
@@ -189,7 +209,9 @@ class GradientFunctions:
 
     def _posterior(self, theta, frame):
         post = constrain(theta, self.config, tf.shape(frame.shift)[0], self.independent)
-        return _model.posterior_from_frame(post, frame.shift, frame.scale, self.config.covariance_type)
+        return _model.posterior_from_frame(
+            post, frame.shift, frame.scale, self.config.covariance_type
+        )
 
 
 _CACHE: dict = {}
@@ -205,10 +227,8 @@ def gradient_functions(config: Config, independent: bool) -> GradientFunctions:
 def run_gradient(source, n_samples, config, prior, options, state, rng, learning_rate, independent):
     """Adam on the minibatch ELBO from the initial state; returns (posterior, lower_bounds,
     n_iter, converged)."""
-    from ._functions import functions
     from ._trainer import _frame64, _prior64
 
-    fns = functions(config)
     gfn = gradient_functions(config, independent)
     prior = _prior64(prior)
     frame = _frame64(state.frame)
@@ -217,15 +237,22 @@ def run_gradient(source, n_samples, config, prior, options, state, rng, learning
     n_features = frame.shift.shape[0]
     # start from the initial posterior (in the trainer's frame)
     prior_z = _model.prior_to_frame(
-        Prior(*(tf.constant(v) for v in prior)), tf.constant(frame.shift), tf.constant(frame.scale),
+        Prior(*(tf.constant(v) for v in prior)),
+        tf.constant(frame.shift),
+        tf.constant(frame.scale),
         config.covariance_type,
     )
     post0 = Posterior(
         *_model.posterior_from_stats(
-            prior_z, tf.constant(reg / frame.scale**2), tuple(tf.constant(s) for s in state.stats), config
+            prior_z,
+            tf.constant(reg / frame.scale**2),
+            tuple(tf.constant(s) for s in state.stats),
+            config,
         )
     )
-    theta = [np.asarray(t, dtype=np.float64) for t in unconstrain(post0, config, n_features, independent)]
+    theta = [
+        np.asarray(t, dtype=np.float64) for t in unconstrain(post0, config, n_features, independent)
+    ]
     average = [t.copy() for t in theta]
     m = [np.zeros_like(t) for t in theta]
     v = [np.zeros_like(t) for t in theta]
@@ -236,7 +263,7 @@ def run_gradient(source, n_samples, config, prior, options, state, rng, learning
     smoothed = None
     step = 0
     start = time.perf_counter()
-    for epoch in range(options.max_iter):
+    for _ in range(options.max_iter):
         losses, weights = [], []
         for xb, wb in source.minibatches(batch, rng):
             wb = np.asarray(wb, dtype=np.float64)
