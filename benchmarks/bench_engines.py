@@ -119,19 +119,10 @@ def main():
     args = parser.parse_args()
     import tf_keras  # noqa: F401  (TFP needs it)
 
-    from skbgmm._data import RECIPE_MEANS, make_recipe_data
+    from skbgmm._data import RECIPE_MEANS, RECIPE_PRIORS, make_recipe_data
 
     X, _ = make_recipe_data()
-    recipe_priors = dict(
-        covariance_type="diag",
-        weight_concentration_prior_type="dirichlet_distribution",
-        weight_concentration_prior=2.0,
-        mean_prior_type="independent",
-        mean_prior=[0.0, 0.0],
-        mean_precision_prior=1.0,
-        degrees_of_freedom_prior=10.0,
-        covariance_prior=[10.0, 10.0],
-    )
+    recipe_priors = RECIPE_PRIORS
     rows = [
         ("recipe (Adam on MC ELBO)", recipe_method(X, RECIPE_MEANS, args.max_epochs)),
         (

@@ -18,3 +18,18 @@ def make_recipe_data(n_samples=3000, random_state=12345, dtype=np.float64):
     y = np.repeat(np.arange(3), -(-n_samples // 3))[:n_samples]
     X += RECIPE_MEANS[y]
     return X.astype(dtype), y
+
+
+# The reference recipe's priors in VariationalGMM's parameters (2-D data, 3 components): means
+# Normal(0, 1) independent of the precisions, precisions Gamma(5, 5) = Gamma(10 / 2, 10 / 2),
+# weights Dirichlet(2). They need inference='gradient'.
+RECIPE_PRIORS = dict(
+    covariance_type="diag",
+    weight_concentration_prior_type="dirichlet_distribution",
+    weight_concentration_prior=2.0,
+    mean_prior_type="independent",
+    mean_prior=[0.0, 0.0],
+    mean_precision_prior=1.0,
+    degrees_of_freedom_prior=10.0,
+    covariance_prior=[10.0, 10.0],
+)

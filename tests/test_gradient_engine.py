@@ -8,20 +8,12 @@ from sklearn.datasets import load_digits, make_blobs
 from sklearn.exceptions import ConvergenceWarning
 
 from skbgmm import VariationalGMM
-from skbgmm._data import RECIPE_MEANS, make_recipe_data
+from skbgmm._data import RECIPE_MEANS, RECIPE_PRIORS, make_recipe_data
 from skbgmm.metrics import plugin_log_likelihood
 
 from .test_estimator import match
 from .test_robustness import ATTRS, HARD
 
-RECIPE_PRIORS = dict(
-    covariance_type="diag",
-    weight_concentration_prior_type="dirichlet_distribution",
-    weight_concentration_prior=2.0,
-    mean_prior_type="independent",
-    mean_prior=[0.0, 0.0],
-    mean_precision_prior=1.0,
-    degrees_of_freedom_prior=10.0,  # precisions Gamma(10 / 2, 10 / 2) = Gamma(5, 5)
     covariance_prior=[10.0, 10.0],
 )
 
