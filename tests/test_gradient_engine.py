@@ -14,9 +14,6 @@ from skbgmm.metrics import plugin_log_likelihood
 from .test_estimator import match
 from .test_robustness import ATTRS, HARD
 
-    covariance_prior=[10.0, 10.0],
-)
-
 
 def test_recipe_priors_recover_means_within_100_epochs():
     X, _ = make_recipe_data()
