@@ -374,6 +374,44 @@ def posterior_from_frame(post, shift, scale, covariance_type):
 # --------------------------------------------------------------------------------------------
 # Posterior predictive: a mixture of Student-t densities
 # --------------------------------------------------------------------------------------------
+def _student_t_components(post, covariance_type, variance_factor):
+    """K Student-t laws ``t(m_k, variance_factor_k * S_k)`` with the posterior's tail weight.
+
+    ``S_k`` is the variance the precision posterior implies: ``W_k^-1 / (nu_k + 1 - D)`` with
+    ``nu + 1 - D`` degrees of freedom for Normal-Wishart components, ``sigma_kd^2`` with ``nu``
+    per feature for 'diag', ``sigma_k^2 I`` with ``D nu`` for 'spherical' (``W^-1 = nu *
+    covariances_``). The mean's marginal posterior has ``variance_factor = 1 / beta``; the
+    predictive density of a new point ``(1 + beta) / beta``.
+    """
+    dof = post.degrees_of_freedom
+    means = post.means
+    n_feat = tf.shape(means)[-1]
+    d = tf.cast(n_feat, DTYPE)
+    if covariance_type in ("full", "tied"):
+        t_dof = dof - d + 1.0
+        cov_chol = tf.linalg.cholesky(post.covariances)
+        if covariance_type == "tied":
+            cov_chol = cov_chol[None]
+        factor = tf.sqrt(variance_factor * dof / t_dof)[:, None, None]
+        return tfd.MultivariateStudentTLinearOperator(
+            df=t_dof,
+            loc=means,
+            scale=tf.linalg.LinearOperatorLowerTriangular(factor * cov_chol),
+        )
+    if covariance_type == "diag":
+        scale = tf.sqrt(post.covariances * variance_factor[:, None])
+        return tfd.Independent(
+            tfd.StudentT(df=dof[:, None] * tf.ones_like(scale), loc=means, scale=scale),
+            reinterpreted_batch_ndims=1,
+        )
+    scale = tf.sqrt(post.covariances * variance_factor)
+    return tfd.MultivariateStudentTLinearOperator(
+        df=d * dof,
+        loc=means,
+        scale=tf.linalg.LinearOperatorScaledIdentity(num_rows=n_feat, multiplier=scale),
+    )
+
+
 def predictive_components(post, covariance_type):
     """The posterior predictive density of each component, a batch of K Student-t laws.
 
@@ -383,34 +421,7 @@ def predictive_components(post, covariance_type):
     shared Gamma ('spherical') the multivariate ``t_{D nu}(m, sigma^2 (1 + beta) / beta I)``.
     """
     beta = post.mean_precision
-    dof = post.degrees_of_freedom
-    means = post.means
-    n_feat = tf.shape(means)[-1]
-    d = tf.cast(n_feat, DTYPE)
-    inflate = (1.0 + beta) / beta
-    if covariance_type in ("full", "tied"):
-        t_dof = dof - d + 1.0
-        cov_chol = tf.linalg.cholesky(post.covariances)
-        if covariance_type == "tied":
-            cov_chol = cov_chol[None]
-        factor = tf.sqrt(inflate * dof / t_dof)[:, None, None]
-        return tfd.MultivariateStudentTLinearOperator(
-            df=t_dof,
-            loc=means,
-            scale=tf.linalg.LinearOperatorLowerTriangular(factor * cov_chol),
-        )
-    if covariance_type == "diag":
-        scale = tf.sqrt(post.covariances * inflate[:, None])
-        return tfd.Independent(
-            tfd.StudentT(df=dof[:, None] * tf.ones_like(scale), loc=means, scale=scale),
-            reinterpreted_batch_ndims=1,
-        )
-    scale = tf.sqrt(post.covariances * inflate)
-    return tfd.MultivariateStudentTLinearOperator(
-        df=d * dof,
-        loc=means,
-        scale=tf.linalg.LinearOperatorScaledIdentity(num_rows=n_feat, multiplier=scale),
-    )
+    return _student_t_components(post, covariance_type, (1.0 + beta) / beta)
 
 
 def predictive_log_density(X, post, config):
@@ -497,23 +508,10 @@ def mean_marginal_distribution(post, covariance_type):
     """The marginal q(mu_k) after integrating out the precision: a multivariate Student-t.
 
     'full'/'tied': ``t_{nu-D+1}(m, W^-1 / (beta (nu - D + 1)))``; 'diag': independent
-    ``t_nu(m_d, sigma_d^2 / beta)``; 'spherical': ``t_{D nu}(m, sigma^2 / beta I)``.
+    ``t_nu(m_d, sigma_d^2 / beta)``; 'spherical': ``t_{D nu}(m, sigma^2 / beta I)`` (one shared
+    precision, so the coordinates are not independent).
     """
-    beta = post.mean_precision
-    dof = post.degrees_of_freedom
-    d = _n_features(post.means)
-    if covariance_type in ("full", "tied"):
-        t_dof = dof - d + 1.0
-        cov_chol = tf.linalg.cholesky(post.covariances)
-        if covariance_type == "tied":
-            cov_chol = cov_chol[None]
-        factor = tf.sqrt(dof / (beta * t_dof))[:, None, None]
-        return tfd.MultivariateStudentTLinearOperator(
-            df=t_dof,
-            loc=post.means,
-            scale=tf.linalg.LinearOperatorLowerTriangular(factor * cov_chol),
-        )
-    return tfd.Independent(mean_marginals(post, covariance_type), reinterpreted_batch_ndims=1)
+    return _student_t_components(post, covariance_type, 1.0 / post.mean_precision)
 
 
 def sample_posterior(post, config, n_samples, seed):
