@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._priors import make_frame, resolve_prior
 from ._sources import ArraySource, DaskSource, StreamSource, is_dask, is_stream
-from ._summary import PosteriorSummary
+from ._summary import PosteriorSummary, diagonal_variances
 from ._svi._records import (
     COVARIANCE_TYPES,
     WEIGHT_PRIOR_TYPES,
@@ -584,8 +584,15 @@ default='dirichlet_process'
                 from ._svi import _gradient
 
                 post, lbs, n_iter, converged = _gradient.run_gradient(
-                    source, n_samples, config, prior, options, state, rng,
-                    float(self.learning_rate), self.mean_prior_type == "independent",
+                    source,
+                    n_samples,
+                    config,
+                    prior,
+                    options,
+                    state,
+                    rng,
+                    float(self.learning_rate),
+                    self.mean_prior_type == "independent",
                 )
                 result = (post, state, lbs, n_iter, converged, lbs[-1])
             else:
@@ -933,13 +940,7 @@ default='dirichlet_process'
         (m_lo, m_hi), (s_lo, s_hi) = _trainer().credible_intervals(
             config, post, float(credible_level)
         )
-        cov = self.covariances_
-        var = {
-            "full": lambda: np.diagonal(cov, axis1=1, axis2=2),
-            "tied": lambda: np.broadcast_to(np.diag(cov), self.means_.shape),
-            "diag": lambda: cov,
-            "spherical": lambda: np.broadcast_to(cov[:, None], self.means_.shape),
-        }[config.covariance_type]()
+        var = diagonal_variances(self.covariances_, config.covariance_type, *self.means_.shape)
         names = (
             [str(n) for n in self.feature_names_in_]
             if hasattr(self, "feature_names_in_")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._summary import diagonal_variances
+
 
 def _axes(ax):
     try:
@@ -99,14 +101,7 @@ def plot_std_posterior(model, component=0, *, ax=None, n_samples=10000, random_s
     ax = _axes(ax)
     _, _, cov = model.sample_posterior(n_samples, random_state=random_state)
     kind = model._fit_config.covariance_type
-    if kind == "full":
-        var = np.diagonal(cov[:, component], axis1=-2, axis2=-1)
-    elif kind == "tied":
-        var = np.diagonal(cov, axis1=-2, axis2=-1)
-    elif kind == "diag":
-        var = cov[:, component]
-    else:
-        var = cov[:, component, None]
+    var = diagonal_variances(cov, kind, *model.means_.shape)[:, component]
     for d in range(var.shape[1]):
         ax.hist(np.sqrt(var[:, d]), bins=bins, density=True, alpha=0.6, label=f"feature {d}")
     ax.set_xlabel(f"standard deviation of component {component}")

@@ -482,9 +482,7 @@ def sample_predictive(config: Config, post: Posterior, counts, seed):
 
     from ._model import predictive_components
 
-    comps = predictive_components(
-        Posterior(*(tf.constant(v) for v in _post64(post))), config.covariance_type
-    )
+    comps = predictive_components(_post_tensors(post), config.covariance_type)
     n_features = post.means.shape[1]
     out = []
     for k, n_k in enumerate(counts):
@@ -496,12 +494,11 @@ def sample_predictive(config: Config, post: Posterior, counts, seed):
 
 def credible_intervals(config: Config, post: Posterior, level: float):
     """Equal-tailed credible intervals (lower, upper), each (K, D), of means and std devs."""
-    import tensorflow as tf
     import tensorflow_probability as tfp
 
     from ._model import mean_marginals, variance_marginals
 
-    post_t = Posterior(*(tf.constant(v) for v in _post64(post)))
+    post_t = _post_tensors(post)
     lo, hi = (1.0 - level) / 2.0, (1.0 + level) / 2.0
     means = mean_marginals(post_t, config.covariance_type)
     shape, rate = variance_marginals(post_t, config.covariance_type)
