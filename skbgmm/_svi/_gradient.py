@@ -227,6 +227,7 @@ def gradient_functions(config: Config, independent: bool) -> GradientFunctions:
 def run_gradient(source, n_samples, config, prior, options, state, rng, learning_rate, independent):
     """Adam on the minibatch ELBO from the initial state; returns (posterior, lower_bounds,
     n_iter, converged)."""
+    from ._functions import functions
     from ._trainer import _frame64, _prior64
 
     gfn = gradient_functions(config, independent)
@@ -235,20 +236,10 @@ def run_gradient(source, n_samples, config, prior, options, state, rng, learning
     reg = np.float64(options.reg_covar)
     total = np.float64(state.total_samples)
     n_features = frame.shift.shape[0]
-    # start from the initial posterior (in the trainer's frame)
-    prior_z = _model.prior_to_frame(
-        Prior(*(tf.constant(v) for v in prior)),
-        tf.constant(frame.shift),
-        tf.constant(frame.scale),
-        config.covariance_type,
-    )
-    post0 = Posterior(
-        *_model.posterior_from_stats(
-            prior_z,
-            tf.constant(reg / frame.scale**2),
-            tuple(tf.constant(s) for s in state.stats),
-            config,
-        )
+    # start from the initial posterior, in the trainer's frame (the same code as the other engine)
+    as_tensors = lambda record: type(record)(*(tf.constant(v) for v in record))  # noqa: E731
+    _, post0 = functions(config)._internal(
+        as_tensors(frame), as_tensors(prior), tf.constant(reg), as_tensors(state.stats)
     )
     theta = [
         np.asarray(t, dtype=np.float64) for t in unconstrain(post0, config, n_features, independent)
