@@ -199,8 +199,8 @@ default='dirichlet_process'
         The number of components whose posterior mean weight is at least 0.01. Components come
         out sorted by decreasing weight, so these are the first ones.
     n_steps_ : int
-        The number of minibatch (natural-gradient) steps taken so far; full-data passes are not
-        counted. It sets the step size of the next step.
+        The number of minibatch steps taken so far (natural-gradient steps, or Adam steps with
+        ``inference='gradient'``); full-data passes are not counted.
     n_samples_seen_ : float
         The total sample weight of the data of the last :meth:`fit` plus that of the
         :meth:`partial_fit` batches since.
@@ -529,6 +529,11 @@ default='dirichlet_process'
     def _check_continuation(self, what):
         """A warm start or partial_fit continues the fitted state: the model must not change."""
         config = self._config()
+        if self._state is None:
+            raise ValueError(
+                f"{what} cannot continue this fit: it was made with inference='gradient', whose "
+                "result holds no natural-gradient state. Fit a new estimator instead."
+            )
         if self.means_.shape[0] != self.n_components or config != self._fit_config:
             raise ValueError(
                 f"{what} continues the previous fit, so n_components, covariance_type and "
@@ -583,7 +588,7 @@ default='dirichlet_process'
             elif self.inference == "gradient":
                 from ._svi import _gradient
 
-                post, lbs, n_iter, converged = _gradient.run_gradient(
+                post, lbs, n_iter, converged, n_steps = _gradient.run_gradient(
                     source,
                     n_samples,
                     config,
@@ -594,6 +599,9 @@ default='dirichlet_process'
                     float(self.learning_rate),
                     self.mean_prior_type == "independent",
                 )
+                # the initial statistics do not describe this posterior: keep no state that a
+                # warm start or partial_fit could mistake for the fit
+                state = state._replace(stats=None, n_steps=n_steps)
                 result = (post, state, lbs, n_iter, converged, lbs[-1])
             else:
                 res = trainer.run(source, n_samples, config, prior, options, state, rng)
@@ -652,7 +660,7 @@ default='dirichlet_process'
         )
         self.n_effective_components_ = int(np.sum(self.weights_ >= EFFECTIVE_WEIGHT))
         self.n_steps_ = int(state.n_steps)
-        self._state = state
+        self._state = state if state.stats is not None else None
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the posterior with one batch of data (online SVI).

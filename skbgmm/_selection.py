@@ -69,7 +69,7 @@ def select_n_components(estimator, X, candidates, *, tolerance=1.0, sample_weigh
         est = clone(estimator).set_params(n_components=int(k))
         est.fit(X, sample_weight=sample_weight)
         fits.append(est)
-    total = float(fits[0]._state.total_samples)
+    total = float(fits[0].n_samples_seen_)  # the total sample weight
     evidence = np.array([est.lower_bound_ * total for est in fits])
     best = evidence.max()
     ok = np.flatnonzero(evidence >= best - tolerance)

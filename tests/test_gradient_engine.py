@@ -106,3 +106,25 @@ def test_sample_weight_and_invalid_combinations():
         VariationalGMM(inference="gradient").partial_fit(X)
     with pytest.raises(ValueError, match="learning_rate"):
         VariationalGMM(inference="gradient", learning_rate=0.0).fit(X)
+
+
+def test_gradient_fit_cannot_be_continued_by_the_other_engine():
+    # the gradient engine keeps no natural-gradient state: continuing must refuse, not restart
+    # from the initialisation
+    from skbgmm import select_n_components
+
+    X, _ = make_recipe_data(900)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gmm = VariationalGMM(n_components=3, inference="gradient", random_state=0).fit(X)
+        means = gmm.means_.copy()
+        gmm.set_params(inference="natural_gradient", warm_start=True)
+        with pytest.raises(ValueError, match="inference='gradient'"):
+            gmm.fit(X)
+        with pytest.raises(ValueError, match="inference='gradient'"):
+            gmm.partial_fit(X[:100])
+        np.testing.assert_array_equal(gmm.means_, means)
+        sel = select_n_components(
+            VariationalGMM(inference="gradient", random_state=0, max_iter=20), X, [2, 3]
+        )
+    assert sel.n_components in (2, 3) and np.all(np.isfinite(sel.log_evidence))

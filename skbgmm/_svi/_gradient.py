@@ -225,8 +225,10 @@ def gradient_functions(config: Config, independent: bool) -> GradientFunctions:
 
 
 def run_gradient(source, n_samples, config, prior, options, state, rng, learning_rate, independent):
-    """Adam on the minibatch ELBO from the initial state; returns (posterior, lower_bounds,
-    n_iter, converged)."""
+    """Adam on the minibatch ELBO from the initial state.
+
+    Returns ``(posterior, lower_bounds, n_iter, converged, n_steps)``.
+    """
     from ._functions import functions
     from ._trainer import _frame64, _prior64
 
@@ -296,7 +298,13 @@ def run_gradient(source, n_samples, config, prior, options, state, rng, learning
     post = Posterior(*(np.asarray(t) for t in gfn.posterior(Theta(*average), frame)))
     if not all(np.all(np.isfinite(v_)) for v_ in post):
         raise FloatingPointError("the fit diverged; lower learning_rate.")
-    return order_by_weight(post, config), np.asarray(lower_bounds), len(lower_bounds), converged
+    return (
+        order_by_weight(post, config),
+        np.asarray(lower_bounds),
+        len(lower_bounds),
+        converged,
+        step,
+    )
 
 
 def order_by_weight(post: Posterior, config: Config) -> Posterior:
