@@ -142,7 +142,7 @@ def _one_pass_vs_floor(model, X):
 
     state = model._state
     config = model._fit_config
-    prior = _trainer._prior64(model._resolved_prior())
+    prior = _trainer.float64(model._resolved_prior())
     w = np.ones(X.shape[0])
     rows = _trainer.chunk_rows(model.n_components, X.shape[1])
     reps = []

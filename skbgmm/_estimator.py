@@ -18,7 +18,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._priors import make_frame, resolve_prior
 from ._sources import ArraySource, DaskSource, StreamSource, is_dask, is_stream
-from ._summary import PosteriorSummary, diagonal_variances
+from ._summary import PosteriorSummary
+from ._svi._family_shapes import covariance_shapes, weight_shapes
 from ._svi._records import (
     COVARIANCE_TYPES,
     WEIGHT_PRIOR_TYPES,
@@ -36,11 +37,11 @@ _GRADIENT_AUTO_BATCH = 512  # 'auto' minibatch of the gradient engine (the recip
 EFFECTIVE_WEIGHT = 0.01  # components with at least this posterior mean weight are "effective"
 
 
-def _rescaled(state, total):
+def _rescaled(state, config, total):
     """A state whose statistics are rescaled to represent ``total`` units of sample weight."""
-    factor = total / state.total_samples
+    shapes = covariance_shapes(config.covariance_type)
     return state._replace(
-        stats=type(state.stats)(*(factor * s for s in state.stats)), total_samples=float(total)
+        stats=shapes.scale(state.stats, total / state.total_samples), total_samples=float(total)
     )
 
 
@@ -49,6 +50,20 @@ def _trainer():
     from ._svi import _trainer
 
     return _trainer
+
+
+def _engines():
+    """The table of fit engines (imports TensorFlow on first use)."""
+    from ._svi._engines import ENGINES
+
+    return ENGINES
+
+
+def _predictor():
+    """Import the TensorFlow prediction functions on first use."""
+    from ._svi import _predict
+
+    return _predict
 
 
 class VariationalGMM(DensityMixin, BaseEstimator):
@@ -524,6 +539,8 @@ default='dirichlet_process'
             reg_covar=float(self.reg_covar),
             verbose=int(self.verbose),
             verbose_interval=int(self.verbose_interval),
+            learning_rate=float(self.learning_rate),
+            independent_means=self.mean_prior_type == "independent",
         )
 
     def _check_continuation(self, what):
@@ -575,51 +592,21 @@ default='dirichlet_process'
             if self.verbose:
                 print(f"Initialization {init}")
             if warm:
-                state = _rescaled(self._state, moments.total_weight)
+                state = _rescaled(self._state, config, moments.total_weight)
             else:
                 Xs, ws, resp, rescale = self._initial_resp(source, rng)
                 factor = moments.total_weight / ws.sum() if rescale else 1.0
                 state = trainer.initial_state(
                     Xs, ws, resp, frame, config, factor, moments.total_weight
                 )
-            if self.max_iter == 0:
-                post, state = trainer.posterior_from_state(config, prior, self.reg_covar, state)
-                result = (post, state, np.empty(0), 0, False, -np.inf)
-            elif self.inference == "gradient":
-                from ._svi import _gradient
-
-                post, lbs, n_iter, converged, n_steps = _gradient.run_gradient(
-                    source,
-                    n_samples,
-                    config,
-                    prior,
-                    options,
-                    state,
-                    rng,
-                    float(self.learning_rate),
-                    self.mean_prior_type == "independent",
-                )
-                # the initial statistics do not describe this posterior: keep no state that a
-                # warm start or partial_fit could mistake for the fit
-                state = state._replace(stats=None, n_steps=n_steps)
-                result = (post, state, lbs, n_iter, converged, lbs[-1])
-            else:
-                res = trainer.run(source, n_samples, config, prior, options, state, rng)
-                result = (
-                    res.posterior,
-                    res.state,
-                    res.lower_bounds,
-                    res.n_iter,
-                    res.converged,
-                    res.lower_bounds[-1],
-                )
+            engine = _engines()["initialise_only" if self.max_iter == 0 else self.inference]
+            result = engine(source, n_samples, config, prior, options, state, rng)
             if self.verbose:
-                print(f"Initialization converged: {result[4]}")
-            if best is None or result[5] > best[5]:
+                print(f"Initialization converged: {result.converged}")
+            if best is None or result.lower_bound > best.lower_bound:
                 best = result
 
-        post, state, lower_bounds, n_iter, converged, lower_bound = best
-        if not converged and self.max_iter > 0:
+        if not best.converged and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
@@ -629,16 +616,16 @@ default='dirichlet_process'
         self._store(
             config,
             prior,
-            post,
-            state,
+            best.posterior,
+            best.state,
             stream,
             source.n_features,
             getattr(source, "feature_names", None),
         )
-        self.converged_ = bool(converged)
-        self.n_iter_ = int(n_iter)
-        self.lower_bound_ = float(lower_bound)
-        self.lower_bounds_ = np.asarray(lower_bounds)
+        self.converged_ = bool(best.converged)
+        self.n_iter_ = int(best.n_iter)
+        self.lower_bound_ = best.lower_bound
+        self.lower_bounds_ = np.asarray(best.lower_bounds)
         self.n_samples_seen_ = float(moments.total_weight)
         return self
 
@@ -655,8 +642,8 @@ default='dirichlet_process'
         self.mean_precision_prior_ = prior.mean_precision
         self.mean_prior_ = prior.mean
         self.degrees_of_freedom_prior_ = prior.degrees_of_freedom
-        self.covariance_prior_ = (
-            float(prior.covariance) if config.covariance_type == "spherical" else prior.covariance
+        self.covariance_prior_ = covariance_shapes(config.covariance_type).prior_attribute(
+            prior.covariance
         )
         self.n_effective_components_ = int(np.sum(self.weights_ >= EFFECTIVE_WEIGHT))
         self.n_steps_ = int(state.n_steps)
@@ -737,7 +724,7 @@ default='dirichlet_process'
             if streaming:
                 seen = state.total_samples
             else:
-                state, seen = _rescaled(state, float(self.total_samples)), None
+                state, seen = _rescaled(state, config, float(self.total_samples)), None
         options = self._options(X.shape[0], X.shape[1])
         batch_size = min(options.batch_size, X.shape[0])
         if first and streaming:
@@ -761,24 +748,17 @@ default='dirichlet_process'
     def _set_posterior(self, post: Posterior):
         """Expose a trainer posterior as scikit-learn's fitted attributes."""
         config = self._fit_config
-        wc = np.asarray(post.weight_concentration)
-        if config.weight_concentration_prior_type == "dirichlet_process":
-            self.weight_concentration_ = (wc[0].copy(), wc[1].copy())
-        else:
-            self.weight_concentration_ = wc
+        wp = weight_shapes(config.weight_concentration_prior_type)
+        self.weight_concentration_ = wp.attribute(post.weight_concentration)
         self.mean_precision_ = post.mean_precision
         self.means_ = post.means
         self.degrees_of_freedom_ = post.degrees_of_freedom
         self.covariances_ = post.covariances
         self.precisions_cholesky_ = post.precisions_cholesky
-        u = post.precisions_cholesky
-        if config.covariance_type == "full":
-            self.precisions_ = np.einsum("kij,klj->kil", u, u)
-        elif config.covariance_type == "tied":
-            self.precisions_ = u @ u.T
-        else:
-            self.precisions_ = u**2
-        self.weights_ = _trainer().mean_weights(config, post.weight_concentration)
+        self.precisions_ = covariance_shapes(config.covariance_type).precisions(
+            post.precisions_cholesky
+        )
+        self.weights_ = wp.mean_weights(post.weight_concentration)
 
     def _resolved_prior(self) -> Prior:
         """The fitted prior hyperparameters as a trainer record."""
@@ -810,7 +790,7 @@ default='dirichlet_process'
 
     def _log_resp(self, X):
         X = self._check_X(X)
-        return _trainer().log_resp(X, self._fit_config, self._posterior())[0]
+        return _predictor().log_resp(X, self._fit_config, self._posterior())[0]
 
     def predict_proba(self, X):
         """Posterior probability of each component given each sample.
@@ -877,7 +857,9 @@ default='dirichlet_process'
             to one.
         """
         X = self._check_X(X)
-        return _trainer().log_predictive_density(X, self._fit_config, self._posterior())
+        return _predictor().log_predictive_density(
+            X, self._fit_config, self._posterior(), self.weights_
+        )
 
     def score(self, X, y=None):
         """Mean log posterior predictive density of X.
@@ -922,7 +904,7 @@ default='dirichlet_process'
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_)
         seed = rng.randint(0, 2**31 - 1, size=2)
-        X = _trainer().sample_predictive(self._fit_config, self._posterior(), counts, seed)
+        X = _predictor().sample_predictive(self._fit_config, self._posterior(), counts, seed)
         y = np.repeat(np.arange(self.means_.shape[0]), counts)
         return X, y
 
@@ -945,10 +927,11 @@ default='dirichlet_process'
             raise ValueError(f"credible_level must be in (0, 1), got {credible_level!r}.")
         post = self._posterior()
         config = self._fit_config
-        (m_lo, m_hi), (s_lo, s_hi) = _trainer().credible_intervals(
+        (m_lo, m_hi), (s_lo, s_hi) = _predictor().credible_intervals(
             config, post, float(credible_level)
         )
-        var = diagonal_variances(self.covariances_, config.covariance_type, *self.means_.shape)
+        shapes = covariance_shapes(config.covariance_type)
+        var = shapes.diagonal_variances(self.covariances_, *self.means_.shape)
         names = (
             [str(n) for n in self.feature_names_in_]
             if hasattr(self, "feature_names_in_")
@@ -983,7 +966,7 @@ default='dirichlet_process'
             precision integrated out, a batch of K multivariate Student-t distributions.
         """
         check_is_fitted(self)
-        return _trainer().posterior_distributions(self._fit_config, self._posterior())
+        return _predictor().posterior_distributions(self._fit_config, self._posterior())
 
     def sample_posterior(self, n_samples=1, random_state=None):
         """Draw mixture parameters from the variational posterior.
@@ -1014,7 +997,7 @@ default='dirichlet_process'
             raise ValueError(f"n_samples must be >= 1, got {n_samples}.")
         rng = check_random_state(self.random_state if random_state is None else random_state)
         seed = rng.randint(0, 2**31 - 1, size=2)
-        return _trainer().sample_posterior(self._fit_config, self._posterior(), n_samples, seed)
+        return _predictor().sample_posterior(self._fit_config, self._posterior(), n_samples, seed)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

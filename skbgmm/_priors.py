@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._svi._family_shapes import covariance_shapes
 from ._svi._records import Frame, Prior
 
 
@@ -69,7 +70,7 @@ def data_moments(chunks) -> Moments:
 def make_frame(moments: Moments, covariance_type: str) -> Frame:
     """The trainer's working frame: centred at the data mean, scaled by the feature spreads."""
     var = np.diag(moments.covariance).copy()
-    if covariance_type == "spherical":
+    if covariance_shapes(covariance_type).isotropic:
         spread = np.sqrt(var.mean())
         scale = np.full_like(var, spread if spread > 0 else 1.0)
     else:
@@ -94,7 +95,7 @@ def resolve_prior(estimator, moments: Moments, frame: Frame) -> Prior:
     Raises ``ValueError`` naming the parameter for shapes and values that do not fit the data.
     """
     n_features = moments.mean.shape[0]
-    cov_type = estimator.covariance_type
+    shapes = covariance_shapes(estimator.covariance_type)
     reg_covar = estimator.reg_covar
 
     wcp = estimator.weight_concentration_prior
@@ -128,44 +129,14 @@ def resolve_prior(estimator, moments: Moments, frame: Frame) -> Prior:
     if cp is None:
         # BayesianGaussianMixture's choice, plus reg_covar on the diagonal so that the prior stays
         # positive definite for constant or collinear features.
-        cov = moments.covariance
-        covariance = {
-            "full": cov + reg_covar * np.eye(n_features),
-            "tied": cov + reg_covar * np.eye(n_features),
-            "diag": np.diag(cov) + reg_covar,
-            "spherical": np.asarray(np.diag(cov).mean() + reg_covar),
-        }[cov_type]
-        if cov_type in ("full", "tied") and not _is_positive_definite(covariance, frame):
+        covariance = shapes.default_covariance_prior(moments.covariance, reg_covar)
+        if covariance.ndim == 2 and not _is_positive_definite(covariance, frame):
             covariance = covariance + max(reg_covar, 1e-10) * np.diag(frame.scale**2)
-    elif cov_type in ("full", "tied"):
-        covariance = _as_float_array(cp, "covariance_prior")
-        if covariance.shape != (n_features, n_features):
-            raise ValueError(
-                f"'{cov_type}' covariance_prior should have the shape (n_features, n_features) = "
-                f"({n_features}, {n_features}), but got {covariance.shape}."
-            )
-        if not np.allclose(covariance, covariance.T):
-            raise ValueError(f"'{cov_type}' covariance_prior should be symmetric.")
-        if not _is_positive_definite(covariance, frame):
-            raise ValueError(f"'{cov_type}' covariance_prior should be positive definite.")
-    elif cov_type == "diag":
-        covariance = _as_float_array(cp, "covariance_prior")
-        if covariance.shape != (n_features,):
-            raise ValueError(
-                f"'diag' covariance_prior should have the shape (n_features,) = ({n_features},), "
-                f"but got {covariance.shape}."
-            )
-        if np.any(covariance <= 0):
-            raise ValueError("'diag' covariance_prior should be positive.")
     else:
         covariance = _as_float_array(cp, "covariance_prior")
-        if covariance.ndim != 0:
-            raise ValueError(
-                f"'spherical' covariance_prior should be a positive float, got shape "
-                f"{covariance.shape}."
-            )
-        if covariance <= 0:
-            raise ValueError("'spherical' covariance_prior should be positive.")
+        shapes.check_covariance_prior(covariance, n_features)
+        if covariance.ndim == 2 and not _is_positive_definite(covariance, frame):
+            raise ValueError(f"'{shapes.name}' covariance_prior should be positive definite.")
     return Prior(weight_concentration, mean_precision, mean, dof, np.asarray(covariance))
 
 

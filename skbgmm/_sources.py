@@ -1,11 +1,19 @@
-"""Where the rows come from: in-memory arrays, memmaps, and re-iterable streams of batches.
+"""Where the rows come from: in-memory arrays, memmaps, re-iterable streams of batches, dask.
 
-A source gives the trainer two ways through the data, both yielding validated float arrays and
-their sample weights:
+The data-source protocol, which is all the trainer knows of the data:
 
-- ``chunks()``: every row once, in order (full-data passes, the moments pass, prediction);
+- ``n_features``: the width of the rows;
+- ``chunks(rows=None)``: every row once, in order, as ``(X, sample_weight)`` NumPy pairs (the
+  moments pass, full-data passes);
 - ``minibatches(batch_size, rng)``: every row once per epoch in minibatches, shuffled where the
-  data can be indexed at random (arrays and memmaps), in stream order otherwise.
+  data can be indexed at random (arrays and memmaps), in stream order otherwise;
+- ``subsample(n_rows, rng)``: at most ``n_rows`` rows for the initialisation;
+- ``map_chunks(func, *args, rows=None)``: ``[func(X, w, *args) for each chunk]``, run wherever the
+  chunk lives; ``apply(func, batch, *args)``: the same on one minibatch;
+- ``moments()``: the weighted mean and covariance in one pass;
+- ``local``: a capability flag, True when the rows are read in this process (so a
+  ``tf.distribute`` strategy may share each step's rows out across its replicas), False when
+  the work runs elsewhere (dask workers).
 
 Streams are validated batch by batch as they are read: a bad batch raises a ``ValueError`` that
 names the batch. Plain NumPy; nothing here imports TensorFlow (a ``tf.data.Dataset`` is read
@@ -63,6 +71,8 @@ def _check_batch(X, w, n_features, where):
 
 class _LocalSource:
     """Sources whose rows are read in this process: work is applied where the data are."""
+
+    local = True
 
     def map_chunks(self, func, *args, rows=None):
         """``[func(X, w, *args) for each chunk]``."""

@@ -7,29 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def diagonal_variances(covariances, covariance_type, n_components, n_features):
-    """The variance of every feature of every component, shape (..., K, D).
-
-    ``covariances`` has the shape of ``covariances_`` for ``covariance_type``, possibly with
-    leading dimensions (posterior draws).
-    """
-    cov = np.asarray(covariances)
-    if covariance_type == "full":
-        var = np.diagonal(cov, axis1=-2, axis2=-1)
-    elif covariance_type == "tied":
-        var = np.diagonal(cov, axis1=-2, axis2=-1)[..., None, :]
-    elif covariance_type == "diag":
-        var = cov
-    else:
-        var = cov[..., None]
-    return np.broadcast_to(
-        var, cov.shape[: cov.ndim - _TRAILING[covariance_type]] + (n_components, n_features)
-    )
-
-
-_TRAILING = {"full": 3, "tied": 2, "diag": 2, "spherical": 1}
-
-
 @dataclass(frozen=True)
 class PosteriorSummary:
     """Per-component posterior summary returned by :meth:`VariationalGMM.summary`.

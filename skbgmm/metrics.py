@@ -11,18 +11,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 
-
-def _full_covariances(covariances, covariance_type, n_components, n_features):
-    cov = np.asarray(covariances, dtype=np.float64)
-    if covariance_type == "full":
-        return cov
-    if covariance_type == "tied":
-        return np.broadcast_to(cov, (n_components, n_features, n_features))
-    if covariance_type == "diag":
-        return np.stack([np.diag(c) for c in cov])
-    if covariance_type == "spherical":
-        return cov[:, None, None] * np.eye(n_features)[None]
-    raise ValueError(f"unknown covariance_type {covariance_type!r}")
+from ._svi._family_shapes import covariance_shapes
 
 
 def plugin_log_likelihood(estimator, X, chunk_size=65536):
@@ -47,8 +36,8 @@ def plugin_log_likelihood(estimator, X, chunk_size=65536):
     X = np.asarray(X, dtype=np.float64)
     means = np.asarray(estimator.means_, dtype=np.float64)
     n_components, n_features = means.shape
-    covs = _full_covariances(
-        estimator.covariances_, estimator.covariance_type, n_components, n_features
+    covs = covariance_shapes(estimator.covariance_type).full_covariances(
+        estimator.covariances_, n_components, n_features
     )
     chols = np.linalg.cholesky(covs)
     log_det = 2.0 * np.log(np.diagonal(chols, axis1=1, axis2=2)).sum(axis=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._summary import diagonal_variances
+from ._svi._family_shapes import covariance_shapes
 
 
 def _axes(ax):
@@ -100,8 +100,8 @@ def plot_std_posterior(model, component=0, *, ax=None, n_samples=10000, random_s
     """
     ax = _axes(ax)
     _, _, cov = model.sample_posterior(n_samples, random_state=random_state)
-    kind = model._fit_config.covariance_type
-    var = diagonal_variances(cov, kind, *model.means_.shape)[:, component]
+    shapes = covariance_shapes(model._fit_config.covariance_type)
+    var = shapes.diagonal_variances(cov, *model.means_.shape)[:, component]
     for d in range(var.shape[1]):
         ax.hist(np.sqrt(var[:, d]), bins=bins, density=True, alpha=0.6, label=f"feature {d}")
     ax.set_xlabel(f"standard deviation of component {component}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from ._functions import functions
 from ._records import Stats
 
 
@@ -38,18 +37,14 @@ class ReplicatedSource:
         return getattr(self.source, name)
 
     def map_chunks(self, func, *args, rows=None):
-        return [self._replicated(X, w, *args) for X, w in self.source.chunks(rows)]
+        return [func(X, w, *args, runner=self._replicated) for X, w in self.source.chunks(rows)]
 
     def apply(self, func, batch, *args):
-        return self._replicated(batch[0], batch[1], *args)
+        return func(batch[0], batch[1], *args, runner=self._replicated)
 
-    def _replicated(self, X, w, config, frame, prior, reg_covar, stats, single):
+    def _replicated(self, step, X, w, *args):
+        """Run the traced ``step`` on each replica's share of the rows; sums all-reduced."""
         strategy = self.strategy
-        fns = functions(config)
-        step = fns.step32 if single else fns.step
-        dtype = np.float32 if single else np.float64
-        X = np.asarray(X, dtype=dtype)
-        w = np.asarray(w, dtype=np.float64)
         shares = np.array_split(np.arange(X.shape[0]), strategy.num_replicas_in_sync)
 
         def share(context):
@@ -59,19 +54,22 @@ class ReplicatedSource:
         per_replica = strategy.experimental_distribute_values_from_function(share)
 
         def replica_step(xb, wb):
-            b, local, kl = step(xb, wb, frame, prior, reg_covar, stats)
+            b, local, kl = step(xb, wb, *args)
             return tuple(b) + (local, kl)
 
         out = strategy.run(replica_step, args=per_replica)
         summed = [strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in out[:4]]
         kl = strategy.reduce(tf.distribute.ReduceOp.MEAN, out[4], axis=None)
-        stats_sum = Stats(*(np.asarray(v, dtype=np.float64) for v in summed[:3]))
-        return stats_sum, float(summed[3]), float(kl), float(w.sum()), int(X.shape[0])
+        return Stats(*summed[:3]), summed[3], kl
 
 
 def maybe_replicated(source):
-    """``source``, shared out across replicas when a multi-replica strategy is active."""
+    """``source``, shared out across replicas when a multi-replica strategy is active.
+
+    Only sources whose rows are read in this process (``source.local``) can be shared out; a
+    dask source already runs each block's step on the worker holding it.
+    """
     strategy = active_strategy()
-    if strategy is None or not hasattr(source, "chunks") or type(source).__name__ == "DaskSource":
+    if strategy is None or not getattr(source, "local", False):
         return source
     return ReplicatedSource(source, strategy)

@@ -89,13 +89,22 @@ class State(NamedTuple):
 
 
 class FitResult(NamedTuple):
-    """What one run of the trainer returns to the estimator."""
+    """What one run of any engine returns to the estimator.
+
+    ``state.stats`` is None when the engine's result is not described by statistics (the
+    gradient engine), so that nothing can continue it by mistake.
+    """
 
     posterior: Posterior
     state: State
     lower_bounds: np.ndarray
     n_iter: int
     converged: bool
+
+    @property
+    def lower_bound(self) -> float:
+        """The final ELBO per unit of sample weight (``-inf`` when no pass was made)."""
+        return float(self.lower_bounds[-1]) if len(self.lower_bounds) else -np.inf
 
 
 class Options(NamedTuple):
@@ -109,3 +118,15 @@ class Options(NamedTuple):
     reg_covar: float
     verbose: int = 0
     verbose_interval: int = 10
+    learning_rate: float = 0.05  # the gradient engine's Adam step
+    independent_means: bool = False  # the gradient engine's non-conjugate mean prior
+
+
+def float64(record):
+    """The same record with every field as a float64 NumPy array (what traced code takes)."""
+    return type(record)(*(np.asarray(v, dtype=np.float64) for v in record))
+
+
+def to_numpy(record):
+    """The same record with every field (a tensor) as a NumPy array."""
+    return type(record)(*(np.asarray(v) for v in record))

@@ -27,9 +27,12 @@ import time
 import numpy as np
 
 from ._distribute import maybe_replicated
+from ._family_shapes import covariance_shapes
 from ._functions import functions
+from ._predict import chunk_rows
 from ._progress import PassProgress
-from ._records import Config, FitResult, Frame, Options, Posterior, Prior, State, Stats
+from ._records import Config, FitResult, Frame, Options, Prior, State, Stats, float64, to_numpy
+from ._stopping import ChangeBelow
 
 # Minibatch epochs stop paying once an epoch moves the ELBO by less than this (nats per unit of
 # sample weight): from there on an exact full-data pass costs as much and has no noise.
@@ -37,28 +40,10 @@ SWITCH_TOL = 5e-3
 # From this many rows on, full-data passes do their per-point work in float32 and one float64
 # pass ends the fit; below it every pass is float64 (cheap, and exact to the last digit).
 SINGLE_PRECISION_ROWS = 1 << 16
-_CHUNK_ELEMENTS = 1 << 21  # rows * n_components * n_features per chunk in full passes
 
 
 def _as_f64(a):
     return np.asarray(a, dtype=np.float64)
-
-
-def _prior64(prior: Prior) -> Prior:
-    return Prior(*(_as_f64(v) for v in prior))
-
-
-def _frame64(frame: Frame) -> Frame:
-    return Frame(_as_f64(frame.shift), _as_f64(frame.scale))
-
-
-def _to_numpy(record):
-    return type(record)(*(np.asarray(v) for v in record))
-
-
-def chunk_rows(n_components: int, n_features: int) -> int:
-    """Rows per chunk for full passes and prediction, bounding the (n, K, D) temporaries."""
-    return int(max(256, _CHUNK_ELEMENTS // max(1, n_components * n_features)))
 
 
 def initial_state(X, sample_weight, resp, frame: Frame, config: Config, factor, total_samples):
@@ -69,28 +54,30 @@ def initial_state(X, sample_weight, resp, frame: Frame, config: Config, factor, 
     """
     fns = functions(config)
     w = _as_f64(sample_weight)
-    stats = _to_numpy(fns.batch_stats(_as_f64(X), w, _as_f64(resp), _frame64(frame)))
-    stats = Stats(*(factor * s for s in stats))
-    return State(stats=stats, frame=_frame64(frame), n_steps=0, total_samples=float(total_samples))
+    stats = to_numpy(fns.batch_stats(_as_f64(X), w, _as_f64(resp), float64(frame)))
+    stats = covariance_shapes(config.covariance_type).scale(stats, factor)
+    return State(stats=stats, frame=float64(frame), n_steps=0, total_samples=float(total_samples))
 
 
-def _blend(old: Stats, new: Stats, rho: float, factor: float) -> Stats:
-    return Stats(*((1.0 - rho) * o + (rho * factor) * b for o, b in zip(old, new)))
+def _run_here(step, X, w, *args):
+    return step(X, w, *args)
 
 
-def chunk_step(X, w, config, frame, prior, reg_covar, stats, single):
+def chunk_step(X, w, config, frame, prior, reg_covar, stats, single, runner=None):
     """The per-row work of one step on one chunk of rows, wherever the rows are.
 
     Returns ``(statistics, weighted log-evidence, global KL, weight, rows)``; the statistics
     are float64 NumPy arrays. This is the only function that touches rows during a fit: the
     single-process loop calls it in this process, a dask source on the worker holding the chunk.
+    ``runner(step, X, w, *args)`` runs the traced step (in this process by default; a
+    ``tf.distribute`` source shares the rows out across its replicas).
     """
     fns = functions(config)
     step = fns.step32 if single else fns.step
     X = np.asarray(X, dtype=np.float32 if single else np.float64)
     w = _as_f64(w)
-    b, local, kl = step(X, w, frame, prior, reg_covar, stats)
-    return _to_numpy(b), float(local), float(kl), float(w.sum()), int(X.shape[0])
+    b, local, kl = (runner or _run_here)(step, X, w, frame, prior, reg_covar, stats)
+    return to_numpy(b), float(local), float(kl), float(w.sum()), int(X.shape[0])
 
 
 def _full_pass(config, source, frame, prior, reg_covar, stats, rows, progress=None, single=False):
@@ -134,6 +121,7 @@ def _svi_steps(
     The ELBO estimate is the average over the steps of ``(N / |B|) * local - KL``, per unit of
     sample weight, weighted by each batch's share.
     """
+    shapes = covariance_shapes(config.covariance_type)
     weighted = 0.0
     absorbed = 0.0
     for batch in batches:
@@ -147,13 +135,13 @@ def _svi_steps(
         if seen is None:
             factor = total / wsum
             rho = (options.learning_offset + n_steps) ** (-options.learning_decay)
-            stats = _blend(stats, b, rho, factor)
+            stats = shapes.blend(stats, b, rho, factor)
         else:
             # the SVI step with N = seen + |B| and rho = |B| / N, applied to statistics that
             # stand for `seen` points: the batch's statistics are simply added
             seen += wsum
             total, factor = seen, seen / wsum
-            stats = Stats(*(a + c for a, c in zip(stats, b)))
+            stats = shapes.add(stats, b)
         n_steps += 1
         weighted += (local * factor - kl) / total * wsum
         absorbed += wsum
@@ -231,7 +219,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     fns = functions(config)
     source = maybe_replicated(source)
     total = state.total_samples
-    prior = _prior64(prior)
+    prior = float64(prior)
     frame = state.frame
     reg = np.float64(options.reg_covar)
     stats = state.stats
@@ -244,16 +232,17 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
 
     lower_bounds = []
     converged = False
-    previous = None
+    switch = ChangeBelow(max(options.tol, SWITCH_TOL))  # minibatch epochs -> full passes
+    settled = ChangeBelow(options.tol)  # full passes -> converged
     start_time = time.perf_counter()
     bar = PassProgress(options.verbose >= 2, n_samples)
     relax = _Overrelaxation(fns, frame, prior, reg)
 
-    def report(elbo, label):
+    def report(elbo, label, rule):
         lower_bounds.append(elbo)
         bar.end_pass(elbo)
         if options.verbose and len(lower_bounds) % options.verbose_interval == 0:
-            change = np.nan if previous is None else elbo - previous
+            change = np.nan if rule.value is None else elbo - rule.value
             print(
                 f"  Iteration {len(lower_bounds)} ({label})\t "
                 f"time lapse {time.perf_counter() - start_time:.5f}s\t "
@@ -280,32 +269,29 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                     options,
                     progress=bar,
                 )
-                report(elbo, "minibatch")
-                if previous is not None and abs(elbo - previous) < max(options.tol, SWITCH_TOL):
-                    phase, previous = "full", None
-                    continue
-                previous = elbo
+                report(elbo, "minibatch", switch)
+                if switch.update(elbo):
+                    phase = "full"
                 continue
             target, local, kl = _full_pass(
                 config, source, frame, prior, reg, stats, rows, bar, single=single
             )
             elbo = (local - kl) / total
             stats, accepted = relax.step(stats, target, elbo)
-            report(elbo, "full" if accepted else "full, extrapolation undone")
+            report(elbo, "full" if accepted else "full, extrapolation undone", settled)
             if not accepted:
                 continue
-            if previous is not None and abs(elbo - previous) < options.tol:
+            if settled.update(elbo):
                 converged = True
                 stats = relax.plain  # the plain coordinate-ascent update of the last point
                 break
-            previous = elbo
         if (phase == "minibatch" or single or relax.plain is None) and options.max_iter > 0:
             # an exact full-data step in float64 ends the fit
             if relax.plain is not None:
                 stats = relax.plain
             bar.start_pass(len(lower_bounds) + 1, "final")
             stats, local, kl = _full_pass(config, source, frame, prior, reg, stats, rows, bar)
-            report((local - kl) / total, "final exact step")
+            report((local - kl) / total, "final exact step", settled)
         elif relax.plain is not None:
             stats = relax.plain
     finally:
@@ -313,7 +299,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
 
     # a deterministic order for the result: components sorted by decreasing size
     stats = order_by_weight(stats, config)
-    posterior = _to_numpy(fns.posterior(frame, prior, reg, stats))
+    posterior = to_numpy(fns.posterior(frame, prior, reg, stats))
     return FitResult(
         posterior=posterior,
         state=State(stats=stats, frame=frame, n_steps=n_steps, total_samples=total),
@@ -339,7 +325,7 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
     """
     fns = functions(config)
     source = maybe_replicated(source)
-    prior = _prior64(prior)
+    prior = float64(prior)
     reg = np.float64(options.reg_covar)
     n_births = 0
     stats = state.stats
@@ -361,16 +347,12 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
     )
     if seed is not None:
         # the seeds only guided this batch's responsibilities; the batch itself is now absorbed
-        stats = Stats(
-            *(
-                np.maximum(a - b, 0.0) if i == 0 else a - b
-                for i, (a, b) in enumerate(zip(stats, seed))
-            )
-        )
+        stats = covariance_shapes(config.covariance_type).add(stats, seed, sign=-1.0)
+        stats = stats._replace(nk=np.maximum(stats.nk, 0.0))
     stats = order_by_weight(stats, config)
     total = seen + absorbed if seen is not None else state.total_samples
     state = state._replace(stats=stats, n_steps=n_steps, total_samples=total)
-    posterior = _to_numpy(fns.posterior(state.frame, prior, reg, stats))
+    posterior = to_numpy(fns.posterior(state.frame, prior, reg, stats))
     return posterior, state, elbo, n_births
 
 
@@ -395,7 +377,8 @@ def _births(fns, source, config, prior, reg, state, rng):
     used = np.flatnonzero(share >= SPARE_WEIGHT)
     if spare.size == 0 or used.size == 0:
         return stats, None, 0
-    X, w = np.asarray(source.X, dtype=np.float64), _as_f64(source.w)
+    X, w = (np.concatenate(parts) for parts in zip(*source.chunks()))
+    X, w = np.asarray(X, dtype=np.float64), _as_f64(w)
     dist = np.asarray(fns.distances(X, state.frame, prior, reg, stats))[:, used].min(axis=1)
     far = (dist > chi2.ppf(_BIRTH_QUANTILE, X.shape[1])) & (w > 0)
     n_far = int(far.sum())
@@ -409,136 +392,21 @@ def _births(fns, source, config, prior, reg, state, rng):
     labels = KMeans(n_clusters=n_new, n_init=1, random_state=rng).fit(Xf, sample_weight=wf).labels_
     resp = np.zeros((n_far, stats.nk.shape[0]))
     resp[np.arange(n_far), spare[labels]] = 1.0
-    seed = _to_numpy(fns.batch_stats(Xf, wf, resp, state.frame))
+    seed = to_numpy(fns.batch_stats(Xf, wf, resp, state.frame))
     drop = np.zeros(stats.nk.shape[0], dtype=bool)
     drop[spare[:n_new]] = True
-
-    def without_dropped(a):
-        if (
-            config.covariance_type == "tied"
-            and a.ndim == 2
-            and a.shape[0] == a.shape[1]
-            and a is stats.s2
-        ):
-            return a  # the shared scatter cannot be split by component
-        mask = drop.reshape((-1,) + (1,) * (a.ndim - 1))
-        return np.where(mask, 0.0, a)
-
-    base = Stats(*(without_dropped(a) for a in stats))
-    return Stats(*(a + b for a, b in zip(base, seed))), seed, n_new
+    shapes = covariance_shapes(config.covariance_type)
+    return shapes.add(shapes.drop(stats, drop), seed), seed, n_new
 
 
-def mean_weights(config: Config, weight_concentration):
-    """Posterior mean of the mixture weights (scikit-learn's ``weights_``)."""
-    from ._model import mean_weights as _mean_weights
-
-    return np.asarray(
-        _mean_weights(_as_f64(weight_concentration), config.weight_concentration_prior_type)
-    )
-
-
-def posterior_from_state(config: Config, prior: Prior, reg_covar: float, state: State):
-    """The posterior of a state, without any data step (``max_iter=0``): (posterior, state)."""
+def initialise_only(source, n_samples, config, prior, options, state, rng) -> FitResult:
+    """The engine of ``max_iter=0``: the posterior of the initial state, no data step."""
     fns = functions(config)
     state = state._replace(stats=order_by_weight(state.stats, config))
-    post = _to_numpy(
-        fns.posterior(state.frame, _prior64(prior), np.float64(reg_covar), state.stats)
+    post = to_numpy(
+        fns.posterior(state.frame, float64(prior), np.float64(options.reg_covar), state.stats)
     )
-    return post, state
-
-
-def _chunked(fn, X, post, rows):
-    outs = [fn(_as_f64(X[s : s + rows]), post) for s in range(0, X.shape[0], rows)]
-    if isinstance(outs[0], tuple):
-        return tuple(np.concatenate([np.asarray(o[i]) for o in outs]) for i in range(len(outs[0])))
-    return np.concatenate([np.asarray(o) for o in outs])
-
-
-def _post64(post: Posterior) -> Posterior:
-    return Posterior(*(_as_f64(v) for v in post))
-
-
-def log_resp(X, config: Config, post: Posterior):
-    """Log responsibilities (n, K) and log normalisers (n,) of the rows of X."""
-    post = _post64(post)
-    rows = chunk_rows(post.means.shape[0], post.means.shape[1])
-    return _chunked(functions(config).log_resp, X, post, rows)
-
-
-def log_predictive_density(X, config: Config, post: Posterior):
-    """Log posterior predictive density of the rows of X, shape (n,)."""
-    post = _post64(post)
-    rows = chunk_rows(post.means.shape[0], post.means.shape[1])
-    return _chunked(functions(config).log_density, X, post, rows)
-
-
-def sample_predictive(config: Config, post: Posterior, counts, seed):
-    """Draw ``counts[k]`` points from each component's posterior predictive (Student-t) law.
-
-    ``seed`` is a pair of integers for TensorFlow's stateless samplers, so the draw depends on
-    nothing but the arguments.
-    """
-    import tensorflow as tf
-
-    from ._model import predictive_components
-
-    comps = predictive_components(_post_tensors(post), config.covariance_type)
-    n_features = post.means.shape[1]
-    out = []
-    for k, n_k in enumerate(counts):
-        if n_k > 0:
-            draw = comps[k].sample(int(n_k), seed=tf.constant([seed[0], seed[1] + k], tf.int32))
-            out.append(np.asarray(draw, dtype=np.float64).reshape(int(n_k), n_features))
-    return np.concatenate(out) if out else np.empty((0, n_features))
-
-
-def credible_intervals(config: Config, post: Posterior, level: float):
-    """Equal-tailed credible intervals (lower, upper), each (K, D), of means and std devs."""
-    import tensorflow_probability as tfp
-
-    from ._model import mean_marginals, variance_marginals
-
-    post_t = _post_tensors(post)
-    lo, hi = (1.0 - level) / 2.0, (1.0 + level) / 2.0
-    means = mean_marginals(post_t, config.covariance_type)
-    shape, rate = variance_marginals(post_t, config.covariance_type)
-    var = tfp.distributions.InverseGamma(shape, rate)
-    return (
-        (np.asarray(means.quantile(lo)), np.asarray(means.quantile(hi))),
-        (np.sqrt(np.asarray(var.quantile(lo))), np.sqrt(np.asarray(var.quantile(hi)))),
-    )
-
-
-def _post_tensors(post: Posterior):
-    import tensorflow as tf
-
-    return Posterior(*(tf.constant(v) for v in _post64(post)))
-
-
-def posterior_distributions(config: Config, post: Posterior):
-    """TensorFlow Probability objects for q(weights), q(precisions) and the marginal q(means)."""
-    from . import _model
-
-    p = _post_tensors(post)
-    return {
-        "weights": _model.weights_distribution(
-            p.weight_concentration, config.weight_concentration_prior_type
-        ),
-        "precisions": _model.precisions_distribution(p, config.covariance_type),
-        "means": _model.mean_marginal_distribution(p, config.covariance_type),
-    }
-
-
-def sample_posterior(config: Config, post: Posterior, n_samples: int, seed):
-    """NumPy draws (weights, means, covariances) from the variational posterior."""
-    import tensorflow as tf
-
-    from . import _model
-
-    out = _model.sample_posterior(
-        _post_tensors(post), config, int(n_samples), tf.constant(seed, tf.int32)
-    )
-    return tuple(np.asarray(o) for o in out)
+    return FitResult(post, state, np.empty(0), 0, False)
 
 
 def order_by_weight(stats: Stats, config: Config) -> Stats:
@@ -547,5 +415,4 @@ def order_by_weight(stats: Stats, config: Config) -> Stats:
     For the Dirichlet process this is also the stick order that the prior favours.
     """
     order = np.argsort(-stats.nk, kind="stable")
-    s2 = stats.s2 if config.covariance_type == "tied" else stats.s2[order]
-    return Stats(stats.nk[order], stats.s1[order], s2)
+    return covariance_shapes(config.covariance_type).reorder(stats, order)

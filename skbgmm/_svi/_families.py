@@ -1,0 +1,589 @@
+"""The covariance families and weight priors in TensorFlow: each owns its shapes and its maths.
+
+A family (:class:`Full`, :class:`Tied`, :class:`Diag`, :class:`Spherical`) is the conjugate
+Normal-Wishart or Normal-Gamma model of one ``covariance_type``. It subclasses its NumPy side in
+:mod:`skbgmm._svi._family_shapes` (shapes, statistics operations), and adds every piece of
+TensorFlow maths that depends on the covariance form:
+
+- the per-row work: squared Mahalanobis distances, second-moment statistics;
+- the posterior from statistics, ``E[log |Lambda|]``, the KL of the precisions, the expected
+  quadratic form of the statistics (for the ELBO computed from statistics alone, which the merge
+  moves need);
+- the maps between the data's units and the trainer's frame;
+- the Student-t laws of the posterior predictive and of the means' marginal posterior, the
+  marginals of the variances, and the precision posterior as distributions (for sampling);
+- the unconstrained parameterisation of the gradient engine.
+
+The generic maths that composes them (responsibilities, ELBO, predictive mixture) is in
+:mod:`skbgmm._svi._model`; it never asks which family it holds. A weight prior
+(:class:`Dirichlet`, :class:`StickBreaking`) owns ``E[log pi]``, the posterior concentration from
+counts, its KL and its distribution.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from . import _family_shapes as shapes
+
+tfd = tfp.distributions
+tfb = tfp.bijectors
+
+DTYPE = tf.float64
+_LOG_2 = math.log(2.0)
+_LOG_PI = math.log(math.pi)
+
+
+def _d(n_features):
+    return tf.cast(n_features, DTYPE)
+
+
+def multi_digamma_sum(half_dof, n_features):
+    """sum_{i<D} digamma(half_dof - i/2), elementwise over half_dof (K,)."""
+    i = tf.range(n_features, dtype=DTYPE)
+    return tf.reduce_sum(tf.math.digamma(half_dof[:, None] - 0.5 * i[None, :]), axis=1)
+
+
+def log_multi_gamma(half_dof, n_features):
+    i = tf.range(n_features, dtype=DTYPE)
+    d = _d(n_features)
+    return 0.25 * d * (d - 1.0) * _LOG_PI + tf.reduce_sum(
+        tf.math.lgamma(half_dof[:, None] - 0.5 * i[None, :]), axis=1
+    )
+
+
+def wishart_log_normaliser(dof, log_det_scale, n_features):
+    """log B(W, nu) for a Wishart with scale W, given log|W|."""
+    d = _d(n_features)
+    return (
+        -0.5 * dof * log_det_scale - 0.5 * dof * d * _LOG_2 - log_multi_gamma(0.5 * dof, n_features)
+    )
+
+
+def symmetrise(a):
+    return 0.5 * (a + tf.linalg.matrix_transpose(a))
+
+
+def precision_cholesky_from_covariance(cov):
+    """Upper-triangular U with U U^T = cov^-1 (scikit-learn's ``precisions_cholesky_``)."""
+    cov_chol = tf.linalg.cholesky(cov)
+    eye = tf.eye(tf.shape(cov)[-1], batch_shape=tf.shape(cov)[:-2], dtype=DTYPE)
+    return tf.linalg.matrix_transpose(tf.linalg.triangular_solve(cov_chol, eye, lower=True))
+
+
+_POSITIVE = tfb.Softplus(low=tf.constant(1e-6, DTYPE))
+_TRIL = tfb.FillScaleTriL(diag_bijector=tfb.Softplus(low=tf.constant(1e-6, DTYPE)), diag_shift=None)
+
+
+# ------------------------------------------------------------------------------------------------
+# Normal-Wishart families
+# ------------------------------------------------------------------------------------------------
+class _Wishart:
+    """Maths shared by the Normal-Wishart families ('full' and 'tied')."""
+
+    def log_det_cholesky(self, precisions_cholesky, n_features):
+        """log |E[Lambda]| from the Cholesky factor of the expected precision."""
+        return 2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(precisions_cholesky)), axis=-1)
+
+    def expected_log_det_precision(self, dof, precisions_cholesky, n_features):
+        """E[log |Lambda_k|]: ``sum_i digamma((nu - i)/2) + D log 2 + log|P| - D log nu``."""
+        d = _d(n_features)
+        log_det = self.log_det_cholesky(precisions_cholesky, n_features)
+        return (
+            multi_digamma_sum(0.5 * dof, n_features) + d * _LOG_2 + log_det - d * tf.math.log(dof)
+        )
+
+    def _wishart_kl(self, dof, chol, prior, n_features):
+        """KL between Wisharts with ``E[Lambda] = chol chol^T`` and the prior (batch of K)."""
+        d = _d(n_features)
+        e_log_det = _Wishart.expected_log_det_precision(self, dof, chol, n_features)
+        log_det_w_q = _Wishart.log_det_cholesky(self, chol, n_features) - d * tf.math.log(dof)
+        prior_chol = tf.linalg.cholesky(prior.covariance)
+        log_det_w_p = -2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(prior_chol)))
+        nu0 = prior.degrees_of_freedom * tf.ones_like(dof)
+        # tr(W_p^-1 W_q) = tr(C0 P) / nu_q with P = U U^T
+        trace = tf.reduce_sum(
+            tf.square(tf.linalg.matmul(prior_chol, chol, transpose_a=True)), axis=[-2, -1]
+        )
+        kl = (
+            wishart_log_normaliser(dof, log_det_w_q, n_features)
+            - wishart_log_normaliser(nu0, log_det_w_p * tf.ones_like(dof), n_features)
+            + 0.5 * (dof - nu0) * e_log_det
+            - 0.5 * dof * d
+            + 0.5 * trace
+        )
+        return tf.reduce_sum(kl)
+
+    def prior_to_frame(self, covariance, scale):
+        return covariance / (scale[:, None] * scale[None, :])
+
+    def _t_from_cholesky(self, post, variance_factor, cov_chol):
+        d = _d(tf.shape(post.means)[-1])
+        dof = post.degrees_of_freedom
+        t_dof = dof - d + 1.0
+        factor = tf.sqrt(variance_factor * dof / t_dof)[:, None, None]
+        return tfd.MultivariateStudentTLinearOperator(
+            df=t_dof,
+            loc=post.means,
+            scale=tf.linalg.LinearOperatorLowerTriangular(factor * cov_chol),
+        )
+
+    def variance_marginals(self, post):
+        """Inverse-Gamma shape ``(nu - D + 1)/2`` and rate ``nu cov_dd / 2`` of each variance."""
+        dof = post.degrees_of_freedom
+        n_comp = tf.shape(post.means)[0]
+        n_feat = tf.shape(post.means)[1]
+        d = _d(n_feat)
+        var = tf.linalg.diag_part(post.covariances) * tf.ones([n_comp, n_feat], DTYPE)
+        shape = 0.5 * (dof - d + 1.0)[:, None] * tf.ones_like(var)
+        return shape, 0.5 * dof[:, None] * var
+
+    def constrain_covariance(self, theta_cov, n_features):
+        """(covariances, precisions_cholesky) from the unconstrained Cholesky factor."""
+        chol = _TRIL.forward(theta_cov)
+        covariances = tf.matmul(chol, chol, transpose_b=True)
+        eye = tf.eye(n_features, batch_shape=tf.shape(chol)[:-2], dtype=DTYPE)
+        prec_chol = tf.linalg.matrix_transpose(tf.linalg.triangular_solve(chol, eye, lower=True))
+        return covariances, prec_chol
+
+    def unconstrain_covariance(self, covariances):
+        return _TRIL.inverse(tf.linalg.cholesky(covariances))
+
+    def dof_lower_bound(self, n_features, independent):
+        d = _d(n_features)
+        return d + 1.0 if independent else d - 1.0  # E[Lambda^-1] needs nu > D + 1
+
+    def sample_offsets(self, z, lam):
+        """``L^-T z`` for precision draws ``lam = L L^T``: covariance ``Lambda^-1``."""
+        lam_chol = tf.linalg.cholesky(lam)
+        return tf.linalg.triangular_solve(lam_chol, z[..., None], lower=True, adjoint=True)[..., 0]
+
+    def sample_covariances(self, lam):
+        """Covariance draws (inverses of the per-component precision draws)."""
+        lam_chol = tf.linalg.cholesky(lam)
+        eye = tf.eye(tf.shape(lam)[-1], dtype=DTYPE)
+        covariances = tf.linalg.cholesky_solve(lam_chol, eye * tf.ones_like(lam))
+        return covariances[:, 0] if self.shared else covariances
+
+    def expected_inverse_precision_diag(self, post, n_features):
+        """diag(E[Lambda_k^-1]), shape (K, D)."""
+        d = _d(n_features)
+        dof = post.degrees_of_freedom
+        n_comp = tf.shape(post.means)[0]
+        var = tf.linalg.diag_part(post.covariances) * tf.ones([n_comp, n_features], DTYPE)
+        return var * (dof / (dof - d - 1.0))[:, None]
+
+
+class Full(_Wishart, shapes.FullShapes):
+    """A Normal-Wishart per component."""
+
+    theta_cov_rank = 2  # unconstrained Cholesky factors as FillScaleTriL vectors (K, D(D+1)/2)
+    theta_dof_rank = 1
+
+    def mahalanobis(self, X, means, precisions_cholesky):
+        """(x_n - m_k)^T P_k (x_n - m_k), shape (n, K): one GEMM for all components."""
+        n_comp = tf.shape(means)[0]
+        n_feat = tf.shape(means)[1]
+        u_all = tf.reshape(tf.transpose(precisions_cholesky, [1, 0, 2]), [n_feat, -1])
+        y = tf.reshape(tf.matmul(X, u_all), [-1, n_comp, n_feat])
+        y = y - tf.einsum("kd,kde->ke", means, precisions_cholesky)[None]
+        return tf.reduce_sum(tf.square(y), axis=-1)
+
+    def second_moments(self, Z, weighted_resp, weights):
+        n_comp = tf.shape(weighted_resp)[1]
+        n_feat = tf.shape(Z)[1]
+        rz = tf.reshape(weighted_resp[:, :, None] * Z[:, None, :], [-1, n_comp * n_feat])
+        return tf.reshape(tf.matmul(rz, Z, transpose_a=True), [n_comp, n_feat, n_feat])
+
+    def precision_posterior(self, prior, reg, nk, s2, beta, means):
+        m0, beta0 = prior.mean, prior.mean_precision
+        dof = prior.degrees_of_freedom + nk
+        scatter = (
+            s2
+            + beta0 * tf.tensordot(m0, m0, axes=0)[None]
+            - beta[:, None, None] * tf.einsum("kd,ke->kde", means, means)
+        )
+        inv_scale = prior.covariance[None] + scatter + nk[:, None, None] * tf.linalg.diag(reg)[None]
+        covariances = symmetrise(inv_scale / dof[:, None, None])
+        return dof, covariances, precision_cholesky_from_covariance(covariances)
+
+    def precisions_kl(self, post, prior, n_features):
+        return self._wishart_kl(
+            post.degrees_of_freedom, post.precisions_cholesky, prior, n_features
+        )
+
+    def expected_quadratic(self, stats, means, precisions_cholesky):
+        """``sum_n r_nk (z_n - m_k)^T P_k (z_n - m_k)`` from the statistics, summed over k."""
+        nk, s1, s2 = stats
+        prec = tf.matmul(precisions_cholesky, precisions_cholesky, transpose_b=True)
+        centred = (
+            s2
+            - tf.einsum("kd,ke->kde", s1, means)
+            - tf.einsum("kd,ke->kde", means, s1)
+            + nk[:, None, None] * tf.einsum("kd,ke->kde", means, means)
+        )
+        return tf.reduce_sum(prec * centred)
+
+    def covariances_from_frame(self, covariances, precisions_cholesky, scale):
+        return (
+            covariances * (scale[:, None] * scale[None, :])[None],
+            precisions_cholesky / scale[None, :, None],
+        )
+
+    def student_t(self, post, variance_factor):
+        return self._t_from_cholesky(post, variance_factor, tf.linalg.cholesky(post.covariances))
+
+    def precisions_distribution(self, post):
+        # E[Lambda] = nu W = U U^T, so chol(W) = chol(U U^T) / sqrt(nu)
+        dof = post.degrees_of_freedom
+        prec = tf.linalg.matmul(
+            post.precisions_cholesky, post.precisions_cholesky, transpose_b=True
+        )
+        scale_tril = tf.linalg.cholesky(prec) / tf.sqrt(dof)[:, None, None]
+        return tfd.WishartTriL(df=dof, scale_tril=scale_tril)
+
+    def draws_to_component_precisions(self, lam, n_components):
+        """Precision draws (S, K, D, D) per component."""
+        return lam
+
+
+class Tied(_Wishart, shapes.TiedShapes):
+    """One Wishart precision shared by the components; Normal means per component."""
+
+    theta_cov_rank = 1  # one unconstrained Cholesky factor as a vector (D(D+1)/2,)
+    theta_dof_rank = 0
+
+    def mahalanobis(self, X, means, precisions_cholesky):
+        y = (
+            tf.matmul(X, precisions_cholesky)[:, None, :]
+            - tf.matmul(means, precisions_cholesky)[None]
+        )
+        return tf.reduce_sum(tf.square(y), axis=-1)
+
+    def second_moments(self, Z, weighted_resp, weights):
+        return tf.matmul(Z * weights[:, None], Z, transpose_a=True)
+
+    def precision_posterior(self, prior, reg, nk, s2, beta, means):
+        m0, beta0 = prior.mean, prior.mean_precision
+        n_total = tf.reduce_sum(nk)
+        dof = (prior.degrees_of_freedom + n_total) * tf.ones_like(nk)
+        scatter = (
+            s2
+            + tf.reduce_sum(beta0 * tf.ones_like(nk)) * tf.tensordot(m0, m0, axes=0)
+            - tf.einsum("k,kd,ke->de", beta, means, means)
+        )
+        inv_scale = prior.covariance + scatter + n_total * tf.linalg.diag(reg)
+        covariances = symmetrise(inv_scale / dof[0])
+        return dof, covariances, precision_cholesky_from_covariance(covariances)
+
+    def precisions_kl(self, post, prior, n_features):
+        return self._wishart_kl(
+            post.degrees_of_freedom[:1], post.precisions_cholesky[None], prior, n_features
+        )
+
+    def expected_quadratic(self, stats, means, precisions_cholesky):
+        nk, s1, s2 = stats
+        prec = tf.matmul(precisions_cholesky, precisions_cholesky, transpose_b=True)
+        cross = tf.einsum("kd,ke->de", s1, means)
+        centred = s2 - cross - tf.transpose(cross) + tf.einsum("k,kd,ke->de", nk, means, means)
+        return tf.reduce_sum(prec * centred)
+
+    def covariances_from_frame(self, covariances, precisions_cholesky, scale):
+        return covariances * (scale[:, None] * scale[None, :]), precisions_cholesky / scale[:, None]
+
+    def student_t(self, post, variance_factor):
+        return self._t_from_cholesky(
+            post, variance_factor, tf.linalg.cholesky(post.covariances)[None]
+        )
+
+    def precisions_distribution(self, post):
+        dof = post.degrees_of_freedom[:1]
+        prec = tf.linalg.matmul(
+            post.precisions_cholesky, post.precisions_cholesky, transpose_b=True
+        )
+        scale_tril = tf.linalg.cholesky(prec[None]) / tf.sqrt(dof)[:, None, None]
+        return tfd.WishartTriL(df=dof, scale_tril=scale_tril)[0]
+
+    def draws_to_component_precisions(self, lam, n_components):
+        return lam[:, None] * tf.ones([1, n_components, 1, 1], DTYPE)
+
+
+# ------------------------------------------------------------------------------------------------
+# Normal-Gamma families
+# ------------------------------------------------------------------------------------------------
+class _Gamma:
+    """Maths shared by the Normal-Gamma families ('diag' and 'spherical')."""
+
+    def expected_log_det_precision(self, dof, precisions_cholesky, n_features):
+        """``E log l = digamma(a) - log(a) + log E[l]`` with the family's Gamma shape ``a``."""
+        d = _d(n_features)
+        shape = self.gamma_shape(dof, n_features)
+        return d * (tf.math.digamma(shape) - tf.math.log(shape)) + self.log_det_cholesky(
+            precisions_cholesky, n_features
+        )
+
+    def precisions_kl(self, post, prior, n_features):
+        shape_q, rate_q, shape_p, rate_p = self._gamma_parameters(post, prior, n_features)
+        return tf.reduce_sum(
+            tfd.kl_divergence(tfd.Gamma(shape_q, rate_q), tfd.Gamma(shape_p, rate_p))
+        )
+
+    def precisions_distribution(self, post):
+        d = _d(tf.shape(post.means)[-1])
+        shape = self._broadcast_shape(self.gamma_shape(post.degrees_of_freedom, d), post)
+        shape = shape * tf.ones_like(post.covariances)
+        return tfd.Gamma(concentration=shape, rate=shape * post.covariances)
+
+    def variance_marginals(self, post):
+        n_comp = tf.shape(post.means)[0]
+        n_feat = tf.shape(post.means)[1]
+        var = self._per_feature(post.covariances) * tf.ones([n_comp, n_feat], DTYPE)
+        shape = self._per_feature(self.gamma_shape(post.degrees_of_freedom, n_feat)) * tf.ones_like(
+            var
+        )
+        return shape, shape * var
+
+    def constrain_covariance(self, theta_cov, n_features):
+        covariances = _POSITIVE.forward(theta_cov)
+        return covariances, tf.math.rsqrt(covariances)
+
+    def unconstrain_covariance(self, covariances):
+        return _POSITIVE.inverse(covariances)
+
+    def draws_to_component_precisions(self, lam, n_components):
+        return lam
+
+    def sample_covariances(self, lam):
+        return 1.0 / lam
+
+
+class Diag(_Gamma, shapes.DiagShapes):
+    """A Normal-Gamma per feature and component."""
+
+    theta_cov_rank = 2
+    theta_dof_rank = 1
+
+    def gamma_shape(self, dof, n_features):
+        return 0.5 * dof
+
+    def _broadcast_shape(self, shape, post):
+        return shape[:, None]
+
+    def _per_feature(self, a):
+        return a[:, None] if a.shape.rank == 1 else a
+
+    def log_det_cholesky(self, precisions_cholesky, n_features):
+        return 2.0 * tf.reduce_sum(tf.math.log(precisions_cholesky), axis=-1)
+
+    def mahalanobis(self, X, means, precisions_cholesky):
+        y = (X[:, None, :] - means[None]) * precisions_cholesky[None]
+        return tf.reduce_sum(tf.square(y), axis=-1)
+
+    def second_moments(self, Z, weighted_resp, weights):
+        return tf.matmul(weighted_resp, tf.square(Z), transpose_a=True)
+
+    def precision_posterior(self, prior, reg, nk, s2, beta, means):
+        m0, beta0 = prior.mean, prior.mean_precision
+        dof = prior.degrees_of_freedom + nk
+        scatter = tf.maximum(
+            s2 + beta0 * tf.square(m0)[None] - beta[:, None] * tf.square(means), 0.0
+        )
+        covariances = (prior.covariance[None] + scatter + nk[:, None] * reg[None]) / dof[:, None]
+        return dof, covariances, tf.math.rsqrt(covariances)
+
+    def _gamma_parameters(self, post, prior, n_features):
+        covariances = post.covariances
+        shape_q = 0.5 * post.degrees_of_freedom[:, None] * tf.ones_like(covariances)
+        shape_p = 0.5 * prior.degrees_of_freedom * tf.ones_like(covariances)
+        rate_p = 0.5 * prior.covariance[None] * tf.ones_like(covariances)
+        return shape_q, shape_q * covariances, shape_p, rate_p
+
+    def expected_quadratic(self, stats, means, precisions_cholesky):
+        nk, s1, s2 = stats
+        centred = s2 - 2.0 * s1 * means + nk[:, None] * tf.square(means)
+        return tf.reduce_sum(tf.square(precisions_cholesky) * centred)
+
+    def prior_to_frame(self, covariance, scale):
+        return covariance / tf.square(scale)
+
+    def covariances_from_frame(self, covariances, precisions_cholesky, scale):
+        return covariances * tf.square(scale)[None], precisions_cholesky / scale[None]
+
+    def student_t(self, post, variance_factor):
+        scale = tf.sqrt(post.covariances * variance_factor[:, None])
+        return tfd.Independent(
+            tfd.StudentT(
+                df=post.degrees_of_freedom[:, None] * tf.ones_like(scale),
+                loc=post.means,
+                scale=scale,
+            ),
+            reinterpreted_batch_ndims=1,
+        )
+
+    def dof_lower_bound(self, n_features, independent):
+        return tf.constant(2.0 if independent else 0.0, DTYPE)  # E[1/lambda]: shape nu/2 > 1
+
+    def expected_inverse_precision_diag(self, post, n_features):
+        return (
+            post.covariances * (post.degrees_of_freedom / (post.degrees_of_freedom - 2.0))[:, None]
+        )
+
+    def sample_offsets(self, z, lam):
+        return z * tf.math.rsqrt(lam)
+
+
+class Spherical(_Gamma, shapes.SphericalShapes):
+    """One Normal-Gamma precision per component, shared by the features."""
+
+    theta_cov_rank = 1
+    theta_dof_rank = 1
+
+    def gamma_shape(self, dof, n_features):
+        return 0.5 * _d(n_features) * dof
+
+    def _broadcast_shape(self, shape, post):
+        return shape
+
+    def _per_feature(self, a):
+        return a[:, None]
+
+    def log_det_cholesky(self, precisions_cholesky, n_features):
+        return 2.0 * _d(n_features) * tf.math.log(precisions_cholesky)
+
+    def mahalanobis(self, X, means, precisions_cholesky):
+        diff = X[:, None, :] - means[None]
+        return tf.reduce_sum(tf.square(diff), axis=-1) * tf.square(precisions_cholesky)[None]
+
+    def second_moments(self, Z, weighted_resp, weights):
+        return tf.linalg.matvec(
+            weighted_resp, tf.reduce_sum(tf.square(Z), axis=1), transpose_a=True
+        )
+
+    def precision_posterior(self, prior, reg, nk, s2, beta, means):
+        m0, beta0 = prior.mean, prior.mean_precision
+        d = _d(tf.shape(means)[-1])
+        dof = prior.degrees_of_freedom + nk
+        scatter = tf.maximum(
+            s2 + beta0 * tf.reduce_sum(tf.square(m0)) - beta * tf.reduce_sum(tf.square(means), 1),
+            0.0,
+        )
+        covariances = (prior.covariance + scatter / d + nk * tf.reduce_mean(reg)) / dof
+        return dof, covariances, tf.math.rsqrt(covariances)
+
+    def _gamma_parameters(self, post, prior, n_features):
+        d = _d(n_features)
+        covariances = post.covariances
+        shape_q = 0.5 * d * post.degrees_of_freedom
+        shape_p = 0.5 * d * prior.degrees_of_freedom * tf.ones_like(covariances)
+        rate_p = 0.5 * d * prior.covariance * tf.ones_like(covariances)
+        return shape_q, shape_q * covariances, shape_p, rate_p
+
+    def expected_quadratic(self, stats, means, precisions_cholesky):
+        nk, s1, s2 = stats
+        centred = (
+            s2 - 2.0 * tf.reduce_sum(s1 * means, axis=1) + nk * tf.reduce_sum(tf.square(means), 1)
+        )
+        return tf.reduce_sum(tf.square(precisions_cholesky) * centred)
+
+    def prior_to_frame(self, covariance, scale):
+        return covariance / tf.square(scale[0])
+
+    def covariances_from_frame(self, covariances, precisions_cholesky, scale):
+        return covariances * tf.square(scale[0]), precisions_cholesky / scale[0]
+
+    def student_t(self, post, variance_factor):
+        n_feat = tf.shape(post.means)[-1]
+        scale = tf.sqrt(post.covariances * variance_factor)
+        return tfd.MultivariateStudentTLinearOperator(
+            df=_d(n_feat) * post.degrees_of_freedom,
+            loc=post.means,
+            scale=tf.linalg.LinearOperatorScaledIdentity(num_rows=n_feat, multiplier=scale),
+        )
+
+    def dof_lower_bound(self, n_features, independent):
+        d = _d(n_features)
+        return (2.0 / d) if independent else tf.constant(0.0, DTYPE)  # shape D nu / 2 > 1
+
+    def expected_inverse_precision_diag(self, post, n_features):
+        d = _d(n_features)
+        dof = post.degrees_of_freedom
+        n_comp = tf.shape(post.means)[0]
+        return (post.covariances * d * dof / (d * dof - 2.0))[:, None] * tf.ones(
+            [n_comp, n_features], DTYPE
+        )
+
+    def sample_offsets(self, z, lam):
+        return z * tf.math.rsqrt(lam)[:, :, None]
+
+
+# ------------------------------------------------------------------------------------------------
+# Weight priors
+# ------------------------------------------------------------------------------------------------
+class Dirichlet(shapes.DirichletShapes):
+    """Dirichlet(alpha0, ..., alpha0) weights."""
+
+    def expected_log_weights(self, weight_concentration):
+        return tf.math.digamma(weight_concentration) - tf.math.digamma(
+            tf.reduce_sum(weight_concentration)
+        )
+
+    def posterior_concentration(self, prior_concentration, nk):
+        return prior_concentration + nk
+
+    def kl(self, weight_concentration, prior_concentration):
+        q = tfd.Dirichlet(weight_concentration)
+        p = tfd.Dirichlet(prior_concentration * tf.ones_like(weight_concentration))
+        return tfd.kl_divergence(q, p)
+
+    def distribution(self, weight_concentration):
+        return tfd.Dirichlet(weight_concentration)
+
+    def sample(self, weight_concentration, n_samples, seed):
+        return self.distribution(weight_concentration).sample(n_samples, seed=seed)
+
+
+class StickBreaking(shapes.StickBreakingShapes):
+    """Truncated stick-breaking Dirichlet process: Beta(1, alpha0) sticks."""
+
+    def expected_log_weights(self, weight_concentration):
+        a, b = weight_concentration[0], weight_concentration[1]
+        digamma_sum = tf.math.digamma(a + b)
+        e_log_v = tf.math.digamma(a) - digamma_sum
+        e_log_1mv = tf.math.digamma(b) - digamma_sum
+        return e_log_v + tf.cumsum(e_log_1mv, exclusive=True)
+
+    def posterior_concentration(self, prior_concentration, nk):
+        tail = tf.cumsum(nk, reverse=True, exclusive=True)
+        return tf.stack([1.0 + nk, prior_concentration + tail])
+
+    def kl(self, weight_concentration, prior_concentration):
+        a, b = weight_concentration[0], weight_concentration[1]
+        q = tfd.Beta(a, b)
+        p = tfd.Beta(tf.ones_like(a), prior_concentration * tf.ones_like(b))
+        return tf.reduce_sum(tfd.kl_divergence(q, p))
+
+    def distribution(self, weight_concentration):
+        return tfd.Beta(weight_concentration[0], weight_concentration[1])
+
+    def sample(self, weight_concentration, n_samples, seed):
+        """Weights from the sticks, the last stick set to one so that each draw sums to one."""
+        v = self.distribution(weight_concentration).sample(n_samples, seed=seed)
+        v = tf.concat([v[:, :-1], tf.ones_like(v[:, -1:])], axis=1)
+        return v * tf.math.cumprod(1.0 - v, axis=1, exclusive=True)
+
+
+FAMILIES = {cls.name: cls() for cls in (Full, Tied, Diag, Spherical)}
+WEIGHT_PRIORS = {cls.name: cls() for cls in (Dirichlet, StickBreaking)}
+
+
+def family(covariance_type: str):
+    """The covariance family of ``covariance_type``."""
+    return FAMILIES[covariance_type]
+
+
+def weight_prior(prior_type: str):
+    """The weight prior of ``weight_concentration_prior_type``."""
+    return WEIGHT_PRIORS[prior_type]

@@ -1,0 +1,105 @@
+"""What a fitted posterior answers: responsibilities, predictive densities, draws, intervals.
+
+Every function takes the fitted posterior as a NumPy :class:`Posterior` record (the estimator's
+attributes) and returns NumPy arrays; the maths is in :mod:`skbgmm._svi._model` and the families.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from . import _model
+from ._functions import functions
+from ._records import Config, Posterior
+
+_CHUNK_ELEMENTS = 1 << 21  # rows * n_components * n_features per chunk
+
+
+def chunk_rows(n_components: int, n_features: int) -> int:
+    """Rows per chunk for full passes and prediction, bounding the (n, K, D) temporaries."""
+    return int(max(256, _CHUNK_ELEMENTS // max(1, n_components * n_features)))
+
+
+def _post64(post: Posterior) -> Posterior:
+    return Posterior(*(np.asarray(v, dtype=np.float64) for v in post))
+
+
+def _post_tensors(post: Posterior) -> Posterior:
+    return Posterior(*(tf.constant(v) for v in _post64(post)))
+
+
+def _chunked(fn, X, rows, *args):
+    outs = [
+        fn(np.asarray(X[s : s + rows], dtype=np.float64), *args) for s in range(0, X.shape[0], rows)
+    ]
+    if isinstance(outs[0], tuple):
+        return tuple(np.concatenate([np.asarray(o[i]) for o in outs]) for i in range(len(outs[0])))
+    return np.concatenate([np.asarray(o) for o in outs])
+
+
+def log_resp(X, config: Config, post: Posterior):
+    """Log responsibilities (n, K) and log normalisers (n,) of the rows of X."""
+    post = _post64(post)
+    rows = chunk_rows(*post.means.shape)
+    return _chunked(functions(config).log_resp, X, rows, post)
+
+
+def log_predictive_density(X, config: Config, post: Posterior, weights):
+    """Log posterior predictive density of the rows of X, shape (n,); ``weights`` = ``weights_``."""
+    post = _post64(post)
+    rows = chunk_rows(*post.means.shape)
+    log_w = np.log(np.asarray(weights, dtype=np.float64))
+    return _chunked(functions(config).log_density, X, rows, post, log_w)
+
+
+def sample_predictive(config: Config, post: Posterior, counts, seed):
+    """Draw ``counts[k]`` points from each component's posterior predictive (Student-t) law.
+
+    ``seed`` is a pair of integers for TensorFlow's stateless samplers, so the draw depends on
+    nothing but the arguments.
+    """
+    fam, _ = _model.families(config)
+    comps = _model.predictive_components(_post_tensors(post), fam)
+    n_features = post.means.shape[1]
+    out = []
+    for k, n_k in enumerate(counts):
+        if n_k > 0:
+            draw = comps[k].sample(int(n_k), seed=tf.constant([seed[0], seed[1] + k], tf.int32))
+            out.append(np.asarray(draw, dtype=np.float64).reshape(int(n_k), n_features))
+    return np.concatenate(out) if out else np.empty((0, n_features))
+
+
+def credible_intervals(config: Config, post: Posterior, level: float):
+    """Equal-tailed credible intervals (lower, upper), each (K, D), of means and std devs."""
+    fam, _ = _model.families(config)
+    post_t = _post_tensors(post)
+    lo, hi = (1.0 - level) / 2.0, (1.0 + level) / 2.0
+    means = _model.mean_marginals(post_t, fam)
+    shape, rate = fam.variance_marginals(post_t)
+    var = tfp.distributions.InverseGamma(shape, rate)
+    return (
+        (np.asarray(means.quantile(lo)), np.asarray(means.quantile(hi))),
+        (np.sqrt(np.asarray(var.quantile(lo))), np.sqrt(np.asarray(var.quantile(hi)))),
+    )
+
+
+def posterior_distributions(config: Config, post: Posterior):
+    """TensorFlow Probability objects for q(weights), q(precisions) and the marginal q(means)."""
+    fam, wp = _model.families(config)
+    p = _post_tensors(post)
+    return {
+        "weights": wp.distribution(p.weight_concentration),
+        "precisions": fam.precisions_distribution(p),
+        "means": _model.mean_marginal_distribution(p, fam),
+    }
+
+
+def sample_posterior(config: Config, post: Posterior, n_samples: int, seed):
+    """NumPy draws (weights, means, covariances) from the variational posterior."""
+    fam, wp = _model.families(config)
+    out = _model.sample_posterior(
+        _post_tensors(post), fam, wp, int(n_samples), tf.constant(seed, tf.int32)
+    )
+    return tuple(np.asarray(o) for o in out)
