@@ -96,8 +96,11 @@ class VariationalGMM(DensityMixin, BaseEstimator):
     reg_covar : float, default=1e-6
         Non-negative regularisation added to the diagonal of each component's scatter (times its
         count), as in scikit-learn, so that covariances stay positive definite.
-    max_iter : int, default=100
-        The maximum number of passes over the data (epochs). ``max_iter=0`` only initialises.
+    max_iter : int, default=500
+        The maximum number of passes over the data (epochs), including the passes that refine
+        trial merges. ``max_iter=0`` only initialises. A fit stops as soon as it converges, so
+        this is an upper bound (scikit-learn's default of 100 is too few for the Dirichlet
+        process to switch off surplus components on large data; see ``moves``).
     n_init : int, default=1
         The number of initialisations; the one with the highest final ELBO is kept.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
@@ -156,6 +159,18 @@ default='dirichlet_process'
         ``weight_concentration_prior=2``, ``mean_prior_type='independent'``, ``mean_prior=0``,
         ``mean_precision_prior=1``, ``degrees_of_freedom_prior=10`` and ``covariance_prior=10``
         (precisions Gamma(5, 5)).
+    moves : 'auto' or bool, default='auto'
+        Merge and delete moves (memoized variational inference, Hughes and Sudderth, 2013)
+        during full-data passes: a merge of two components or the removal of one, with its rows
+        given to the others, is accepted only when the exact evidence lower bound rises, so the
+        fit escapes the optima where one cluster is split between several components and the
+        Dirichlet process finds the number of clusters. When no one-pass move helps at a fixed
+        point, the closest pair of components is merged and refined by a few passes, and kept
+        only if the ELBO beats the fixed point's. ``'auto'`` turns them on for the Dirichlet
+        process and off for the Dirichlet distribution (a model of ``n_components``
+        components, kept step for step identical to scikit-learn's coordinate ascent).
+        ``False`` gives scikit-learn's coordinate-ascent path for either prior. The gradient
+        engine has no moves.
     random_state : int, RandomState instance or None, default=None
         Controls the initialisation, the minibatch order and :meth:`sample`. An int gives
         bit-identical fits. Global NumPy and TensorFlow seeds are never touched.
@@ -200,7 +215,9 @@ default='dirichlet_process'
     covariance_prior_ : float or ndarray
         The resolved covariance prior.
     converged_ : bool
-        True when the ELBO settled (change below ``tol`` between two full-data passes).
+        True when the fit reached a fixed point: a plain coordinate-ascent pass (not an
+        over-relaxed one) changed the ELBO by less than ``tol`` and, with ``moves``, no move
+        raised it.
     n_iter_ : int
         The number of passes over the data of the best initialisation.
     lower_bound_ : float
@@ -209,10 +226,15 @@ default='dirichlet_process'
     lower_bounds_ : ndarray of shape (n_passes,)
         The ELBO per unit of sample weight after each pass, one value per pass counted in
         ``n_iter_`` (epoch averages for minibatch passes, exact values for full-data passes; a
-        pass that undid an over-relaxed step shows as a dip).
+        pass that undid an over-relaxed step shows as a dip). An accepted move never lowers
+        it; an accepted refined merge appears as the one value it reached.
     n_effective_components_ : int
         The number of components whose posterior mean weight is at least 0.01. Components come
         out sorted by decreasing weight, so these are the first ones.
+    n_moves_ : dict
+        The moves accepted by the best initialisation: ``{'merges': int, 'deletes': int,
+        'trial_passes': int}``, the last being the full passes spent refining trial merges
+        (counted against ``max_iter``, not in ``n_iter_``).
     n_steps_ : int
         The number of minibatch steps taken so far (natural-gradient steps, or Adam steps with
         ``inference='gradient'``); full-data passes are not counted.
@@ -257,15 +279,20 @@ default='dirichlet_process'
 
     Examples
     --------
+    Two clusters, and an upper bound of five components: the Dirichlet process keeps two.
+
     >>> import numpy as np
     >>> from skbgmm import VariationalGMM
-    >>> X = np.array([[1, 2], [1, 4], [1, 0], [4, 2], [12, 4], [10, 7]])
-    >>> gmm = VariationalGMM(n_components=2, random_state=42).fit(X)
-    >>> gmm.means_.round(1)
-    array([[2.5, 2.3],
-           [8.4, 4.5]])
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.randn(100, 2), rng.randn(100, 2) + [8, 4]]
+    >>> gmm = VariationalGMM(n_components=5, random_state=0).fit(X)
+    >>> gmm.n_effective_components_
+    2
+    >>> gmm.means_[:2].round(1)
+    array([[7.8, 3.9],
+           [0. , 0.2]])
     >>> gmm.predict([[0, 0], [9, 3]])
-    array([0, 1])
+    array([1, 0])
     """
 
     def __init__(
@@ -275,7 +302,7 @@ default='dirichlet_process'
         covariance_type="full",
         tol=1e-6,
         reg_covar=1e-6,
-        max_iter=100,
+        max_iter=500,
         n_init=1,
         init_params="kmeans",
         weight_concentration_prior_type="dirichlet_process",
@@ -291,6 +318,7 @@ default='dirichlet_process'
         inference="natural_gradient",
         learning_rate=0.05,
         mean_prior_type="conjugate",
+        moves="auto",
         random_state=None,
         warm_start=False,
         verbose=0,
@@ -316,6 +344,7 @@ default='dirichlet_process'
         self.inference = inference
         self.learning_rate = learning_rate
         self.mean_prior_type = mean_prior_type
+        self.moves = moves
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
@@ -383,6 +412,16 @@ default='dirichlet_process'
         if self.mean_prior_type == "independent" and self.inference != "gradient":
             raise ValueError(
                 "mean_prior_type='independent' is not conjugate: it needs inference='gradient'."
+            )
+        if not (isinstance(self.moves, (bool, np.bool_)) or self.moves == "auto"):
+            raise ValueError(
+                f"The 'moves' parameter of VariationalGMM must be 'auto', True or False. "
+                f"Got {self.moves!r} instead."
+            )
+        if self.moves is True and self.inference == "gradient":
+            raise ValueError(
+                "moves=True needs inference='natural_gradient' (the gradient engine "
+                "has no merge or delete moves)."
             )
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise TypeError("The 'warm_start' parameter of VariationalGMM must be a bool.")
@@ -541,7 +580,17 @@ default='dirichlet_process'
             verbose_interval=int(self.verbose_interval),
             learning_rate=float(self.learning_rate),
             independent_means=self.mean_prior_type == "independent",
+            moves=self._moves_enabled(),
         )
+
+    def _moves_enabled(self):
+        """'auto': merge and delete moves for the Dirichlet process, none for the Dirichlet
+        distribution (a model of exactly ``n_components`` components)."""
+        if self.inference == "gradient":
+            return False
+        if isinstance(self.moves, str):
+            return self.weight_concentration_prior_type == "dirichlet_process"
+        return bool(self.moves)
 
     def _check_continuation(self, what):
         """A warm start or partial_fit continues the fitted state: the model must not change."""
@@ -623,6 +672,7 @@ default='dirichlet_process'
             getattr(source, "feature_names", None),
         )
         self.converged_ = bool(best.converged)
+        self.n_moves_ = best.n_moves._asdict()
         self.n_iter_ = int(best.n_iter)
         self.lower_bound_ = best.lower_bound
         self.lower_bounds_ = np.asarray(best.lower_bounds)
@@ -730,7 +780,11 @@ default='dirichlet_process'
         if first and streaming:
             # the first batch of a stream is fitted to convergence, so that the
             # Dirichlet-process prior can leave spare components for clusters that come later
-            res = trainer.run(source, X.shape[0], config, prior, options, state, rng)
+            # (without moves: a merge cannot be undone once later batches bring the evidence
+            # against it, so merges wait for the accumulated statistics)
+            res = trainer.run(
+                source, X.shape[0], config, prior, options._replace(moves=False), state, rng
+            )
             post, state, elbo = res.posterior, res.state, res.lower_bounds[-1]
         else:
             post, state, elbo, _ = trainer.partial(

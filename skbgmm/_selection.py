@@ -38,7 +38,10 @@ def select_n_components(estimator, X, candidates, *, tolerance=1.0, sample_weigh
     the log evidence ``log p(X | n_components)`` from below. The choice is the smallest candidate
     whose ELBO is within ``tolerance`` nats of the best one: with the Dirichlet-process prior,
     surplus components are switched off and the ELBO levels out beyond the true count, so the
-    smallest model on that plateau is the one the data support. One nat is a Bayes factor of
+    smallest model on that plateau is the one the data support. Every candidate is fitted with
+    the same prior: when ``weight_concentration_prior`` is None it is set to
+    ``1 / max(candidates)`` for all of them (the default ``1 / n_components`` would change the
+    prior with the candidate). One nat is a Bayes factor of
     about 2.7, "not worth more than a bare mention" on Jeffreys' scale.
 
     Parameters
@@ -64,9 +67,15 @@ def select_n_components(estimator, X, candidates, *, tolerance=1.0, sample_weigh
         raise ValueError("candidates must name at least one number of components.")
     if not np.isfinite(tolerance) or tolerance < 0:
         raise ValueError(f"tolerance must be a non-negative number of nats, got {tolerance!r}.")
+    # one prior for every candidate: the default weight concentration 1 / n_components would
+    # give each candidate its own prior, and their evidence would differ by about a nat even
+    # when they find the same components
+    common = {}
+    if estimator.get_params().get("weight_concentration_prior") is None:
+        common["weight_concentration_prior"] = 1.0 / int(candidates.max())
     fits = []
     for k in candidates:
-        est = clone(estimator).set_params(n_components=int(k))
+        est = clone(estimator).set_params(n_components=int(k), **common)
         est.fit(X, sample_weight=sample_weight)
         fits.append(est)
     total = float(fits[0].n_samples_seen_)  # the total sample weight

@@ -34,7 +34,9 @@ def _problem(cov_type, n=200, k=4, d=3, seed=0):
 
 
 def _posterior(prior, stats, fam, wp, d):
-    return _model.posterior_from_stats(prior, tf.fill([d], tf.constant(1e-6, tf.float64)), stats, fam, wp)
+    return _model.posterior_from_stats(
+        prior, tf.fill([d], tf.constant(1e-6, tf.float64)), stats, fam, wp
+    )
 
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)

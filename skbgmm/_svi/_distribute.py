@@ -54,13 +54,14 @@ class ReplicatedSource:
         per_replica = strategy.experimental_distribute_values_from_function(share)
 
         def replica_step(xb, wb):
-            b, local, kl = step(xb, wb, *args)
-            return tuple(b) + (local, kl)
+            b, local, kl, (entropy, pair_entropy, deleted, deleted_entropy) = step(xb, wb, *args)
+            return (kl, *b, local, entropy, pair_entropy, *deleted, deleted_entropy)
 
         out = strategy.run(replica_step, args=per_replica)
-        summed = [strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in out[:4]]
-        kl = strategy.reduce(tf.distribute.ReduceOp.MEAN, out[4], axis=None)
-        return Stats(*summed[:3]), summed[3], kl
+        kl = strategy.reduce(tf.distribute.ReduceOp.MEAN, out[0], axis=None)
+        # every other output is a sum over rows: all-reduced
+        s = [strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in out[1:]]
+        return Stats(*s[:3]), s[3], kl, (s[4], s[5], Stats(*s[6:9]), s[9])
 
 
 def maybe_replicated(source):

@@ -120,6 +120,14 @@ class _Wishart:
     def prior_to_frame(self, covariance, scale):
         return covariance / (scale[:, None] * scale[None, :])
 
+    def precision_cholesky(self, covariances):
+        """``precisions_cholesky_`` of positive definite covariances."""
+        return precision_cholesky_from_covariance(covariances)
+
+    def positive(self, covariances):
+        """Whether every covariance is positive definite (checked without a failing Cholesky)."""
+        return tf.reduce_all(tf.linalg.eigvalsh(covariances) > 0.0)
+
     def _t_from_cholesky(self, post, variance_factor, cov_chol):
         d = _d(tf.shape(post.means)[-1])
         dof = post.degrees_of_freedom
@@ -198,7 +206,7 @@ class Full(_Wishart, shapes.FullShapes):
         rz = tf.reshape(weighted_resp[:, :, None] * Z[:, None, :], [-1, n_comp * n_feat])
         return tf.reshape(tf.matmul(rz, Z, transpose_a=True), [n_comp, n_feat, n_feat])
 
-    def precision_posterior(self, prior, reg, nk, s2, beta, means):
+    def covariance_posterior(self, prior, reg, nk, s2, beta, means):
         m0, beta0 = prior.mean, prior.mean_precision
         dof = prior.degrees_of_freedom + nk
         scatter = (
@@ -207,8 +215,7 @@ class Full(_Wishart, shapes.FullShapes):
             - beta[:, None, None] * tf.einsum("kd,ke->kde", means, means)
         )
         inv_scale = prior.covariance[None] + scatter + nk[:, None, None] * tf.linalg.diag(reg)[None]
-        covariances = symmetrise(inv_scale / dof[:, None, None])
-        return dof, covariances, precision_cholesky_from_covariance(covariances)
+        return dof, symmetrise(inv_scale / dof[:, None, None])
 
     def precisions_kl(self, post, prior, n_features):
         return self._wishart_kl(
@@ -266,7 +273,7 @@ class Tied(_Wishart, shapes.TiedShapes):
     def second_moments(self, Z, weighted_resp, weights):
         return tf.matmul(Z * weights[:, None], Z, transpose_a=True)
 
-    def precision_posterior(self, prior, reg, nk, s2, beta, means):
+    def covariance_posterior(self, prior, reg, nk, s2, beta, means):
         m0, beta0 = prior.mean, prior.mean_precision
         n_total = tf.reduce_sum(nk)
         dof = (prior.degrees_of_freedom + n_total) * tf.ones_like(nk)
@@ -276,8 +283,7 @@ class Tied(_Wishart, shapes.TiedShapes):
             - tf.einsum("k,kd,ke->de", beta, means, means)
         )
         inv_scale = prior.covariance + scatter + n_total * tf.linalg.diag(reg)
-        covariances = symmetrise(inv_scale / dof[0])
-        return dof, covariances, precision_cholesky_from_covariance(covariances)
+        return dof, symmetrise(inv_scale / dof[0])
 
     def precisions_kl(self, post, prior, n_features):
         return self._wishart_kl(
@@ -350,6 +356,12 @@ class _Gamma:
         covariances = _POSITIVE.forward(theta_cov)
         return covariances, tf.math.rsqrt(covariances)
 
+    def precision_cholesky(self, covariances):
+        return tf.math.rsqrt(covariances)
+
+    def positive(self, covariances):
+        return tf.reduce_all(covariances > 0.0)
+
     def unconstrain_covariance(self, covariances):
         return _POSITIVE.inverse(covariances)
 
@@ -385,14 +397,13 @@ class Diag(_Gamma, shapes.DiagShapes):
     def second_moments(self, Z, weighted_resp, weights):
         return tf.matmul(weighted_resp, tf.square(Z), transpose_a=True)
 
-    def precision_posterior(self, prior, reg, nk, s2, beta, means):
+    def covariance_posterior(self, prior, reg, nk, s2, beta, means):
         m0, beta0 = prior.mean, prior.mean_precision
         dof = prior.degrees_of_freedom + nk
         scatter = tf.maximum(
             s2 + beta0 * tf.square(m0)[None] - beta[:, None] * tf.square(means), 0.0
         )
-        covariances = (prior.covariance[None] + scatter + nk[:, None] * reg[None]) / dof[:, None]
-        return dof, covariances, tf.math.rsqrt(covariances)
+        return dof, (prior.covariance[None] + scatter + nk[:, None] * reg[None]) / dof[:, None]
 
     def _gamma_parameters(self, post, prior, n_features):
         covariances = post.covariances
@@ -462,7 +473,7 @@ class Spherical(_Gamma, shapes.SphericalShapes):
             weighted_resp, tf.reduce_sum(tf.square(Z), axis=1), transpose_a=True
         )
 
-    def precision_posterior(self, prior, reg, nk, s2, beta, means):
+    def covariance_posterior(self, prior, reg, nk, s2, beta, means):
         m0, beta0 = prior.mean, prior.mean_precision
         d = _d(tf.shape(means)[-1])
         dof = prior.degrees_of_freedom + nk
@@ -470,8 +481,7 @@ class Spherical(_Gamma, shapes.SphericalShapes):
             s2 + beta0 * tf.reduce_sum(tf.square(m0)) - beta * tf.reduce_sum(tf.square(means), 1),
             0.0,
         )
-        covariances = (prior.covariance + scatter / d + nk * tf.reduce_mean(reg)) / dof
-        return dof, covariances, tf.math.rsqrt(covariances)
+        return dof, (prior.covariance + scatter / d + nk * tf.reduce_mean(reg)) / dof
 
     def _gamma_parameters(self, post, prior, n_features):
         d = _d(n_features)

@@ -36,8 +36,11 @@ class Functions:
             _spec(fam.cov_rank),
             _spec(fam.cov_rank),
         )
+        pairs = tf.TensorSpec([None, 2], tf.int32)
+        delete = tf.TensorSpec([], tf.int32)
         self.step = tf.function(
-            self._step, input_signature=[x_spec, vec, frame, prior, _spec(0), stats]
+            self._step,
+            input_signature=[x_spec, vec, frame, prior, _spec(0), stats, pairs, delete],
         )
         # minibatch steps: per-point arithmetic in float32 (see the trainer's module docstring)
         self.step32 = tf.function(
@@ -49,11 +52,18 @@ class Functions:
                 prior,
                 _spec(0),
                 stats,
+                pairs,
+                delete,
             ],
+        )
+        batched = Stats(_spec(2), _spec(3), _spec(fam.s2_rank + 1))
+        self.memo_elbo = tf.function(
+            self._memo_elbo, input_signature=[frame, prior, _spec(0), batched, vec]
         )
         self.posterior = tf.function(
             self._posterior, input_signature=[frame, prior, _spec(0), stats]
         )
+        self.valid = tf.function(self._valid, input_signature=[frame, prior, _spec(0), stats])
         self.batch_stats = tf.function(
             self._batch_stats, input_signature=[x_spec, vec, _spec(2), frame]
         )
@@ -70,8 +80,15 @@ class Functions:
         return prior_z, _model.posterior_from_stats(prior_z, reg_z, stats, self.fam, self.wp)
 
     # -- traced entry points -------------------------------------------------------------------
-    def _step(self, X, w, frame, prior, reg_covar, stats):
+    def _step(self, X, w, frame, prior, reg_covar, stats, pairs, delete):
         """One SVI local step on a batch: statistics, weighted log-evidence and global KL.
+
+        Also the terms the moves need, accumulated in the same pass over the rows: the weighted
+        entropy ``-sum_n w_n r_nk log r_nk`` of each component's responsibilities; for each
+        candidate pair ``(i, j)`` of ``pairs`` the entropy of the merged responsibilities
+        ``r_ni + r_nj``; and for the component ``delete`` (none when negative) the statistics and
+        the entropy of the responsibilities with that component removed and the rows
+        reassigned to the others (``r_nj / (1 - r_n,delete)``).
 
         The global quantities are float64; the per-point work runs in X's dtype and the batch
         statistics are returned in float64.
@@ -81,14 +98,62 @@ class Functions:
         prior_z, post_z = self._internal(frame, prior, reg_covar, stats)
         log_resp, log_norm = _model.log_resp(Z, post_z, self.fam, self.wp)
         w_dt = tf.cast(w, dt)
-        new_stats = _model.sufficient_stats(Z, tf.exp(log_resp) * w_dt[:, None], w_dt, self.fam)
+        resp = tf.exp(log_resp)
+        new_stats = _model.sufficient_stats(Z, resp * w_dt[:, None], w_dt, self.fam)
         new_stats = Stats(*(tf.cast(s, DTYPE) for s in new_stats))
         # log-density in data units: the frame's Jacobian is -sum(log scale) per point
         local = tf.reduce_sum(w * tf.cast(log_norm, DTYPE)) - tf.reduce_sum(w) * tf.reduce_sum(
             tf.math.log(frame.scale)
         )
         kl = _model.global_kl(post_z, prior_z, self.fam, self.wp, tf.shape(X)[1])
-        return new_stats, local, kl
+        entropy = -tf.cast(
+            tf.linalg.matvec(tf.math.xlogy(resp, resp), w_dt, transpose_a=True), DTYPE
+        )
+        merged = tf.gather(resp, pairs[:, 0], axis=1) + tf.gather(resp, pairs[:, 1], axis=1)
+        pair_entropy = -tf.cast(
+            tf.linalg.matvec(tf.math.xlogy(merged, merged), w_dt, transpose_a=True), DTYPE
+        )
+
+        def without_deleted():
+            n_comp = tf.shape(log_resp)[1]
+            gone = tf.one_hot(delete, n_comp, on_value=True, off_value=False)
+            masked = tf.where(gone[None], tf.constant(-float("inf"), dt), log_resp)
+            log_r = masked - tf.reduce_logsumexp(masked, axis=1, keepdims=True)
+            r = tf.exp(log_r)
+            del_stats = _model.sufficient_stats(Z, r * w_dt[:, None], w_dt, self.fam)
+            del_entropy = -tf.reduce_sum(w_dt[:, None] * tf.math.xlogy(r, r))
+            return tuple(tf.cast(s, DTYPE) for s in del_stats) + (tf.cast(del_entropy, DTYPE),)
+
+        def nothing_deleted():
+            return tuple(tf.zeros_like(s) for s in new_stats) + (tf.zeros([], DTYPE),)
+
+        deleted = tf.cond(delete >= 0, without_deleted, nothing_deleted)
+        moves = (entropy, pair_entropy, Stats(*deleted[:3]), deleted[3])
+        return new_stats, local, kl, moves
+
+    def _memo_elbo(self, frame, prior, reg_covar, stats, entropy):
+        """The ELBO from statistics for a batch of proposals (leading axis), shape (B,).
+
+        ``E_r[log p(x, z | q)]`` from the statistics, plus the entropy of the responsibilities,
+        minus the global KL, in data units (the frame's Jacobian included): the exact ELBO of
+        the pair (posterior of the statistics, responsibilities that produced them).
+        """
+
+        def one(args):
+            nk, s1, s2, h = args
+            st = Stats(nk, s1, s2)
+            prior_z, post_z = self._internal(frame, prior, reg_covar, st)
+            joint = _model.expected_log_joint(st, post_z, self.fam, self.wp)
+            kl = _model.global_kl(post_z, prior_z, self.fam, self.wp, tf.shape(s1)[1])
+            jacobian = tf.reduce_sum(nk) * tf.reduce_sum(tf.math.log(frame.scale))
+            return joint + h - kl - jacobian
+
+        return tf.map_fn(one, (stats.nk, stats.s1, stats.s2, entropy), fn_output_signature=DTYPE)
+
+    def _valid(self, frame, prior, reg_covar, stats):
+        prior_z = _model.prior_to_frame(prior, frame.shift, frame.scale, self.fam)
+        reg_z = reg_covar / tf.square(frame.scale)
+        return _model.valid_posterior(prior_z, reg_z, stats, self.fam)
 
     def _posterior(self, frame, prior, reg_covar, stats):
         _, post_z = self._internal(frame, prior, reg_covar, stats)

@@ -116,8 +116,22 @@ def posterior_from_stats(prior, reg, stats, fam, wp):
     beta = beta0 + nk
     means = (beta0 * prior.mean[None] + s1) / beta[:, None]
     weight_concentration = wp.posterior_concentration(prior.weight_concentration, nk)
-    dof, covariances, prec_chol = fam.precision_posterior(prior, reg, nk, s2, beta, means)
+    dof, covariances = fam.covariance_posterior(prior, reg, nk, s2, beta, means)
+    prec_chol = fam.precision_cholesky(covariances)
     return Posterior(weight_concentration, beta, means, dof, covariances, prec_chol)
+
+
+def valid_posterior(prior, reg, stats, fam):
+    """Whether statistics give a proper posterior (finite, positive definite covariances).
+
+    Checked without forming Cholesky factors, so an invalid candidate provokes no error.
+    """
+    nk, s1, s2 = stats
+    beta = prior.mean_precision + nk
+    means = (prior.mean_precision * prior.mean[None] + s1) / beta[:, None]
+    dof, covariances = fam.covariance_posterior(prior, reg, nk, s2, beta, means)
+    finite = tf.reduce_all(tf.math.is_finite(covariances)) & tf.reduce_all(tf.math.is_finite(means))
+    return finite & tf.reduce_all(nk >= 0.0) & tf.reduce_all(dof > 0.0) & fam.positive(covariances)
 
 
 def sufficient_stats(Z, weighted_resp, weights, fam):

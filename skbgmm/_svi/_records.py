@@ -88,6 +88,14 @@ class State(NamedTuple):
     total_samples: float
 
 
+class MoveCounts(NamedTuple):
+    """How many moves a fit accepted."""
+
+    merges: int = 0
+    deletes: int = 0
+    trial_passes: int = 0  # full passes spent refining trial merges (accepted or not)
+
+
 class FitResult(NamedTuple):
     """What one run of any engine returns to the estimator.
 
@@ -100,6 +108,7 @@ class FitResult(NamedTuple):
     lower_bounds: np.ndarray
     n_iter: int
     converged: bool
+    n_moves: MoveCounts = MoveCounts()
 
     @property
     def lower_bound(self) -> float:
@@ -118,6 +127,7 @@ class Options(NamedTuple):
     reg_covar: float
     verbose: int = 0
     verbose_interval: int = 10
+    moves: bool = False  # merge and delete moves in full-data passes
     learning_rate: float = 0.05  # the gradient engine's Adam step
     independent_means: bool = False  # the gradient engine's non-conjugate mean prior
 

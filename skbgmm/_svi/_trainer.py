@@ -23,6 +23,7 @@ minibatch (see :func:`run`).
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,7 +32,18 @@ from ._family_shapes import covariance_shapes
 from ._functions import functions
 from ._predict import chunk_rows
 from ._progress import PassProgress
-from ._records import Config, FitResult, Frame, Options, Prior, State, Stats, float64, to_numpy
+from ._records import (
+    Config,
+    FitResult,
+    Frame,
+    MoveCounts,
+    Options,
+    Prior,
+    State,
+    Stats,
+    float64,
+    to_numpy,
+)
 from ._stopping import ChangeBelow
 
 # Minibatch epochs stop paying once an epoch moves the ELBO by less than this (nats per unit of
@@ -63,37 +75,83 @@ def _run_here(step, X, w, *args):
     return step(X, w, *args)
 
 
-def chunk_step(X, w, config, frame, prior, reg_covar, stats, single, runner=None):
+class MovePlan(NamedTuple):
+    """What a pass should accumulate for the moves: candidate merge pairs, a delete candidate."""
+
+    pairs: np.ndarray  # (P, 2) int32 component indices
+    delete: int  # a component to try removing, or -1
+
+
+class MoveTerms(NamedTuple):
+    """The terms a pass accumulates for the moves (sums over rows, like the statistics)."""
+
+    entropy: np.ndarray  # (K,) -sum_n w_n r_nk log r_nk
+    pair_entropy: np.ndarray  # (P,) the same for r_ni + r_nj of each candidate pair
+    deleted: Stats  # statistics with the delete candidate's rows reassigned to the others
+    deleted_entropy: float
+
+
+NO_MOVES = MovePlan(np.zeros((0, 2), np.int32), -1)
+
+
+def chunk_step(X, w, config, frame, prior, reg_covar, stats, single, plan=NO_MOVES, runner=None):
     """The per-row work of one step on one chunk of rows, wherever the rows are.
 
-    Returns ``(statistics, weighted log-evidence, global KL, weight, rows)``; the statistics
-    are float64 NumPy arrays. This is the only function that touches rows during a fit: the
-    single-process loop calls it in this process, a dask source on the worker holding the chunk.
-    ``runner(step, X, w, *args)`` runs the traced step (in this process by default; a
-    ``tf.distribute`` source shares the rows out across its replicas).
+    Returns ``(statistics, weighted log-evidence, global KL, weight, rows, move terms)``; the
+    statistics are float64 NumPy arrays. This is the only function that touches rows during a
+    fit: the single-process loop calls it in this process, a dask source on the worker holding
+    the chunk. ``runner(step, X, w, *args)`` runs the traced step (in this process by default;
+    a ``tf.distribute`` source shares the rows out across its replicas).
     """
     fns = functions(config)
     step = fns.step32 if single else fns.step
     X = np.asarray(X, dtype=np.float32 if single else np.float64)
     w = _as_f64(w)
-    b, local, kl = (runner or _run_here)(step, X, w, frame, prior, reg_covar, stats)
-    return to_numpy(b), float(local), float(kl), float(w.sum()), int(X.shape[0])
+    pairs = np.asarray(plan.pairs, dtype=np.int32).reshape(-1, 2)
+    b, local, kl, terms = (runner or _run_here)(
+        step, X, w, frame, prior, reg_covar, stats, pairs, np.int32(plan.delete)
+    )
+    terms = MoveTerms(
+        np.asarray(terms[0]), np.asarray(terms[1]), to_numpy(terms[2]), float(terms[3])
+    )
+    return to_numpy(b), float(local), float(kl), float(w.sum()), int(X.shape[0]), terms
 
 
-def _full_pass(config, source, frame, prior, reg_covar, stats, rows, progress=None, single=False):
+def _sum_terms(terms):
+    return MoveTerms(
+        sum(t.entropy for t in terms),
+        sum(t.pair_entropy for t in terms),
+        Stats(*(sum(t.deleted[i] for t in terms) for i in range(3))),
+        float(sum(t.deleted_entropy for t in terms)),
+    )
+
+
+def _full_pass(
+    config,
+    source,
+    frame,
+    prior,
+    reg_covar,
+    stats,
+    rows,
+    progress=None,
+    single=False,
+    plan=NO_MOVES,
+):
     """Exact statistics and ELBO terms over every row of ``source`` at the current posterior.
 
     ``single`` does the per-row arithmetic in float32 (statistics still summed in float64).
+    Returns ``(statistics, weighted log-evidence, global KL, move terms)``.
     """
     results = source.map_chunks(
-        chunk_step, config, frame, prior, reg_covar, stats, single, rows=rows
+        chunk_step, config, frame, prior, reg_covar, stats, single, plan, rows=rows
     )
     acc = Stats(*(sum(r[0][i] for r in results) for i in range(3)))
     local = float(sum(r[1] for r in results))
     kl = results[-1][2]
     if progress is not None:
         progress.advance(sum(r[4] for r in results))
-    return acc, local, kl
+    return acc, local, kl, _sum_terms([r[5] for r in results])
 
 
 def _svi_steps(
@@ -125,7 +183,7 @@ def _svi_steps(
     weighted = 0.0
     absorbed = 0.0
     for batch in batches:
-        b, local, kl, wsum, n_rows = source.apply(
+        b, local, kl, wsum, n_rows, _ = source.apply(
             chunk_step, batch, config, frame, prior, reg_covar, stats, True
         )
         if progress is not None:
@@ -167,31 +225,51 @@ class _Overrelaxation:
     def __init__(self, fns, frame, prior, reg):
         self.fns, self.frame, self.prior, self.reg = fns, frame, prior, reg
         self.plain = None  # the plain update of the last accepted point
+        self.next_plain = True  # the point returned by the last step is a plain update
+        self.evaluated_plain = True  # the point evaluated by the last step was a plain update
         self.reset(enabled=True)
 
     def reset(self, enabled):
         self.enabled = enabled
         self.omega = 1.0
         self.best = -np.inf
+        self.plain_steps = 1  # a run starts with a plain step, so its first change is exact
+
+    def restart(self, stats):
+        """Continue from ``stats`` (a plain update or an accepted move) with plain steps."""
+        self.plain = stats
+        self.omega = 1.0
+        self.best = -np.inf
+        self.next_plain = True
+
+    def dip(self, elbo):
+        """Whether ``elbo`` (at an extrapolated point) is worse than the last point's."""
+        return elbo < self.best - 1e-12 * abs(self.best) and self.omega > 1.0
 
     def step(self, stats, target, elbo):
         """Returns (next statistics, whether ``stats`` was accepted)."""
-        if elbo < self.best - 1e-12 * abs(self.best) and self.omega > 1.0:
+        self.evaluated_plain = self.next_plain
+        if self.dip(elbo):
             self.omega = 1.0
+            self.next_plain = True
             return self.plain, False
         self.best = max(self.best, elbo)
         self.plain = target
-        if not self.enabled:
+        self.next_plain = True
+        if not self.enabled or self.plain_steps > 0:
+            self.plain_steps = max(0, self.plain_steps - 1)
             return target, True
         self.omega = min(self.omega * self.GROWTH, self.MAX_STEP)
         candidate = Stats(*(a + self.omega * (t - a) for a, t in zip(stats, target)))
         if self._valid(candidate):
+            self.next_plain = not self.omega > 1.0
             return candidate, True
         self.omega = 1.0
         return target, True
 
     def _valid(self, stats):
-        if np.any(stats.nk < 0):
+        # checked without a failing Cholesky factorisation (which would log an error)
+        if not bool(self.fns.valid(self.frame, self.prior, self.reg, stats)):
             return False
         import tensorflow as tf
 
@@ -200,6 +278,180 @@ class _Overrelaxation:
         except tf.errors.InvalidArgumentError:
             return False
         return all(np.all(np.isfinite(np.asarray(v))) for v in post)
+
+
+class _Moves:
+    """Merge and delete moves, each accepted only when the exact ELBO rises.
+
+    The memoized variational inference of Hughes and Sudderth (2013): after a full pass at the
+    current posterior, the pass's statistics ``T`` and the entropy of its responsibilities ``r``
+    give the exact ELBO of ``(q(T), r)`` from statistics alone
+    (:func:`skbgmm._svi._model.expected_log_joint`). A proposal changes ``r`` in a way whose
+    statistics and entropy the same pass accumulated:
+
+    - merge ``(i, j)``: ``r_i + r_j``; the statistics are the sums (``family.merge``), the
+      entropy needs ``sum_n (r_ni + r_nj) log(r_ni + r_nj)``, accumulated for a bounded set of
+      candidate pairs (each active component with its ``NEIGHBOURS`` nearest);
+    - delete ``k``: the rows of the smallest active component reassigned to the others in
+      proportion to their responsibilities (its statistics accumulated by the same pass).
+
+    A proposal is accepted when its ELBO beats that of ``(q(T), r)``, which is at least the ELBO
+    the pass reported, so the next pass's ELBO is higher still: ``lower_bounds_`` stays monotone
+    across moves. Several disjoint merges can be accepted in one round, each checked on the
+    exact ELBO of the combination.
+    """
+
+    NEIGHBOURS = 3  # candidate merge partners per component
+    EVERY = 5  # full passes between two move rounds (and one whenever the fit settles)
+    AFTER_MOVE = 2  # full passes from an accepted move to the next round
+
+    def __init__(self, fns, config, frame, prior, reg, enabled, single):
+        self.fns, self.frame, self.prior, self.reg = fns, frame, prior, reg
+        self.shapes = covariance_shapes(config.covariance_type)
+        self.enabled = enabled
+        # float32 passes sum rows' entropies to ~1e-7 relative: a margin keeps rounding out
+        self.margin = 1e-7 if single else 1e-11
+        self.n_merges = 0
+        self.n_deletes = 0
+        self.last_ranked = None  # the last round's merge candidates, best one-pass ELBO first
+        self.last_gains = None
+        self.failed_trials = 0
+
+    REFINE = 6  # plain passes that refine a trial merge before its ELBO is compared
+    MAX_TRIALS = 2  # refined trials in a row that may fail before the fit stops trying
+    TRIAL_GAP = 5e-3  # largest one-pass ELBO deficit (nats per unit weight) worth a trial
+    TRIAL_SHARE = 5e-3  # smallest weight of a component in a trial merge
+
+    SLOW_GAIN = 1e-4  # a fit gaining less per pass (nats per unit weight) is crawling
+
+    def crawling(self, lower_bounds, elbo):
+        """Whether the last ``EVERY`` passes gained less than ``SLOW_GAIN`` each on average."""
+        if len(lower_bounds) < self.EVERY:
+            return False
+        return (elbo - lower_bounds[-self.EVERY]) / self.EVERY < self.SLOW_GAIN
+
+    def refined_merge(self, plan, target, elbo, budget, refine_pass, periodic=False):
+        """At a fixed point where no one-pass move helps: merge the closest pair, refine, test.
+
+        Merging two components that split one cluster between them can lower the ELBO until the
+        merged component has adapted, which the one-pass test cannot see. The candidate with the
+        best one-pass ELBO is merged and refined by ``REFINE`` plain passes; it is accepted only
+        if the refined ELBO beats the fixed point's (``elbo``, per unit weight). Returns
+        ``(statistics, ELBO)`` or None.
+        """
+        if (
+            not self.enabled
+            or plan is None
+            or self.last_ranked is None
+            or self.failed_trials >= (1 if periodic else self.MAX_TRIALS)
+            or budget <= self.REFINE
+        ):
+            return None
+        weight = target.nk.sum()
+        share = target.nk / weight
+        # only pairs of components that carry weight and whose one-pass deficit is small enough
+        # to be a cluster split in two (measured: 1e-4 to 1.2e-3 nats per unit weight for a
+        # split blob, 0.017 to 0.26 for two real clusters)
+        ranked = [
+            m
+            for m in self.last_ranked
+            if self.last_gains[m] > -self.TRIAL_GAP * weight
+            and min(share[plan.pairs[m]]) >= self.TRIAL_SHARE
+        ]
+        for m in ranked[self.failed_trials :][:1]:
+            i, j = (int(v) for v in plan.pairs[m])
+            stats = self._sorted(self.shapes.merge(target, i, j))
+            value = -np.inf
+            for _ in range(self.REFINE):
+                stats, value = refine_pass(stats)
+            if value > elbo + self.margin * (abs(elbo) + 1.0):
+                self.n_merges += 1
+                self.failed_trials = 0
+                return stats, value
+            self.failed_trials += 1
+        return None
+
+    def _active(self, stats):
+        return np.flatnonzero(stats.nk > max(1e-8 * stats.nk.sum(), 1e-10))
+
+    def plan(self, stats):
+        """The candidates a pass at ``stats`` should accumulate terms for (None: no round)."""
+        active = self._active(stats)
+        if not self.enabled or active.size < 2:
+            return None
+        post = self.fns.posterior(self.frame, self.prior, self.reg, stats)
+        means = np.asarray(post.means)[active]
+        dist = np.asarray(self.fns.distances(means, self.frame, self.prior, self.reg, stats))
+        dist = dist[:, active]
+        score = dist + dist.T
+        np.fill_diagonal(score, np.inf)
+        pairs = set()
+        for a in range(active.size):
+            for b in np.argsort(score[a], kind="stable")[: self.NEIGHBOURS]:
+                if np.isfinite(score[a, b]):
+                    pairs.add((min(a, b), max(a, b)))
+        pairs = np.array(sorted(pairs), dtype=np.int32).reshape(-1, 2)
+        pairs = active[pairs].astype(np.int32)
+        delete = int(active[np.argmin(stats.nk[active])])
+        return MovePlan(pairs, delete)
+
+    def _elbos(self, proposals):
+        stats = [p[0] for p in proposals]
+        batched = Stats(*(np.stack([s[i] for s in stats]) for i in range(3)))
+        entropy = np.array([p[1] for p in proposals], dtype=np.float64)
+        return np.asarray(self.fns.memo_elbo(self.frame, self.prior, self.reg, batched, entropy))
+
+    def _sorted(self, stats):
+        return self.shapes.reorder(stats, np.argsort(-stats.nk, kind="stable"))
+
+    def decide(self, plan, target, terms):
+        """The accepted proposal's statistics (sorted by size), or None when none is better."""
+        h = terms.entropy
+        total_h = float(h.sum())
+        proposals = [(target, total_h)]
+        merges = []
+        for (i, j), hp in zip(plan.pairs, terms.pair_entropy):
+            merged = self.shapes.merge(target, int(i), int(j))
+            gain_h = float(hp) - float(h[i]) - float(h[j])
+            merges.append((int(i), int(j), gain_h))
+            proposals.append((self._sorted(merged), total_h + gain_h))
+        if plan.delete >= 0:
+            proposals.append((self._sorted(terms.deleted), terms.deleted_entropy))
+        values = self._elbos(proposals)
+        base = values[0]
+        margin = self.margin * (abs(base) + 1.0)
+        gains = values[1:] - base
+        self.last_ranked = np.argsort(-gains[: len(merges)], kind="stable")
+        self.last_gains = gains[: len(merges)]
+        best = int(np.argmax(gains)) if gains.size else -1
+        if best < 0 or not gains[best] > margin:
+            return None
+        if plan.delete >= 0 and best == len(merges):
+            self.n_deletes += 1
+            self.failed_trials = 0
+            return proposals[-1][0]
+        # the best merge, then every other disjoint merge that raises the ELBO further
+        order = [m for m in np.argsort(-gains[: len(merges)], kind="stable") if gains[m] > margin]
+        used = set()
+        current, current_h, current_value = target, total_h, base
+        accepted = 0
+        for m in order:
+            i, j, gain_h = merges[m]
+            if i in used or j in used:
+                continue
+            candidate = self.shapes.merge(current, i, j)
+            value = (
+                values[1 + m]
+                if accepted == 0
+                else self._elbos([(self._sorted(candidate), current_h + gain_h)])[0]
+            )
+            if value > current_value + margin:
+                current, current_h, current_value = candidate, current_h + gain_h, value
+                used.update((i, j))
+                accepted += 1
+        self.n_merges += accepted
+        self.failed_trials = 0
+        return self._sorted(current)
 
 
 def run(source, n_samples, config: Config, prior: Prior, options: Options, state: State, rng):
@@ -237,6 +489,22 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     start_time = time.perf_counter()
     bar = PassProgress(options.verbose >= 2, n_samples)
     relax = _Overrelaxation(fns, frame, prior, reg)
+    moves = _Moves(fns, config, frame, prior, reg, options.moves, single)
+    since_moves, settling = moves.EVERY, False  # the first full pass is a move round
+
+    trial_passes = [0]  # passes of trial moves (not in lower_bounds: they are not monotone)
+
+    def passes():
+        return len(lower_bounds) + trial_passes[0]
+
+    def refine_pass(stats):
+        """One plain full pass for a trial move: (plain update, ELBO at ``stats``)."""
+        trial_passes[0] += 1
+        bar.start_pass(passes(), "trial")
+        target, local, kl, _ = _full_pass(
+            config, source, frame, prior, reg, stats, rows, bar, single=single
+        )
+        return target, (local - kl) / total
 
     def report(elbo, label, rule):
         lower_bounds.append(elbo)
@@ -250,8 +518,8 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
             )
 
     try:
-        while len(lower_bounds) < options.max_iter:
-            last = len(lower_bounds) + 1 == options.max_iter
+        while passes() < options.max_iter:
+            last = passes() + 1 == options.max_iter
             if last and (phase == "minibatch" or single):
                 break  # the last pass allowed is the exact one below
             bar.start_pass(len(lower_bounds) + 1, phase)
@@ -273,24 +541,71 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                 if switch.update(elbo):
                     phase = "full"
                 continue
-            target, local, kl = _full_pass(
-                config, source, frame, prior, reg, stats, rows, bar, single=single
+            tried = moves.enabled and (settling or since_moves >= moves.EVERY)
+            plan = moves.plan(stats) if tried else None
+            target, local, kl, terms = _full_pass(
+                config,
+                source,
+                frame,
+                prior,
+                reg,
+                stats,
+                rows,
+                bar,
+                single=single,
+                plan=plan or NO_MOVES,
             )
             elbo = (local - kl) / total
+            since_moves += 1
+            if tried:
+                since_moves, settling = 0, False
+            if plan is not None and not relax.dip(elbo):
+                # (not at a failed extrapolation: that point is undone below, not moved from)
+                moved = moves.decide(plan, target, terms)
+                trial = None
+                if moved is None and moves.crawling(lower_bounds, elbo):
+                    budget = options.max_iter - passes() - 1 - (1 if single else 0)
+                    trial = moves.refined_merge(plan, target, elbo, budget, refine_pass, True)
+                if moved is not None or trial is not None:
+                    # accepted: its ELBO beats the pass's, so the next pass reports more
+                    report(elbo, "full, move accepted", settled)
+                    if trial is not None:
+                        moved, trial_elbo = trial
+                        report(trial_elbo, "full, refined merge accepted", settled)
+                    stats = moved
+                    relax.restart(moved)
+                    settled.reset()
+                    since_moves = moves.EVERY - moves.AFTER_MOVE  # moves come in cascades
+                    continue
             stats, accepted = relax.step(stats, target, elbo)
             report(elbo, "full" if accepted else "full, extrapolation undone", settled)
             if not accepted:
                 continue
             if settled.update(elbo):
-                converged = True
-                stats = relax.plain  # the plain coordinate-ascent update of the last point
-                break
+                # a fixed point only if the last step was plain coordinate ascent (a small change
+                # inside an over-relaxation cycle proves nothing) and no move helps
+                # (moves: a round in this pass or the one before, nothing accepted since)
+                if relax.evaluated_plain and (since_moves <= 1 or not moves.enabled):
+                    budget = options.max_iter - passes() - (1 if single else 0)
+                    trial = moves.refined_merge(plan, target, elbo, budget, refine_pass)
+                    if trial is None:
+                        converged = True
+                        stats = relax.plain  # the plain coordinate-ascent update of the point
+                        break
+                    stats, trial_elbo = trial
+                    report(trial_elbo, "full, refined merge accepted", settled)
+                    relax.restart(stats)
+                    settled.reset()
+                    continue
+                stats = relax.plain
+                relax.restart(stats)
+                settling = True
         if (phase == "minibatch" or single or relax.plain is None) and options.max_iter > 0:
             # an exact full-data step in float64 ends the fit
             if relax.plain is not None:
                 stats = relax.plain
             bar.start_pass(len(lower_bounds) + 1, "final")
-            stats, local, kl = _full_pass(config, source, frame, prior, reg, stats, rows, bar)
+            stats, local, kl, _ = _full_pass(config, source, frame, prior, reg, stats, rows, bar)
             report((local - kl) / total, "final exact step", settled)
         elif relax.plain is not None:
             stats = relax.plain
@@ -306,6 +621,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
         lower_bounds=np.asarray(lower_bounds, dtype=np.float64),
         n_iter=len(lower_bounds),
         converged=converged,
+        n_moves=MoveCounts(moves.n_merges, moves.n_deletes, trial_passes[0]),
     )
 
 
