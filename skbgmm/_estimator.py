@@ -786,8 +786,10 @@ default='dirichlet_process'
                 source, X.shape[0], config, prior, options._replace(moves=False), state, rng
             )
             post, state, elbo = res.posterior, res.state, res.lower_bounds[-1]
+            if options.moves:
+                post, state = trainer.memoize(source, config, prior, options, state)
         else:
-            post, state, elbo, _ = trainer.partial(
+            post, state, elbo, _, n_merges = trainer.partial(
                 source, batch_size, rng, config, prior, options, state, seen
             )
         seen = (0.0 if first else self.n_samples_seen_) + batch_weight
@@ -796,6 +798,12 @@ default='dirichlet_process'
         self.lower_bound_ = float(elbo)
         self.lower_bounds_ = np.append(getattr(self, "lower_bounds_", np.empty(0)), elbo)
         self.n_iter_ = getattr(self, "n_iter_", 0) + 1
+        moves = dict(getattr(self, "n_moves_", {"merges": 0, "deletes": 0, "trial_passes": 0}))
+        if first and streaming:
+            moves = res.n_moves._asdict()
+        else:
+            moves["merges"] += n_merges
+        self.n_moves_ = moves
         self.converged_ = False
         return self
 

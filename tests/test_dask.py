@@ -127,8 +127,7 @@ def test_dask_ml_incremental(client, data):
     from skbgmm.metrics import plugin_log_likelihood
 
     X = data
-    X_test, _ = make_blobs(n_samples=3000, centers=4, n_features=3, cluster_std=1.5,
-                           random_state=0)
+    X_test, _ = make_blobs(n_samples=3000, centers=4, n_features=3, cluster_std=1.5, random_state=0)
     dX = da.from_array(X, chunks=(1000, 3))
     inc = dask_ml_wrappers.Incremental(
         VariationalGMM(n_components=4, random_state=0), shuffle_blocks=False
@@ -140,3 +139,15 @@ def test_dask_ml_incremental(client, data):
     # a stream read once, block by block, against a fit on all the data: 0.02 nats per point
     ll = plugin_log_likelihood(gmm, X_test).mean()
     assert ll >= plugin_log_likelihood(ref, X_test).mean() - 0.02
+
+
+def test_dask_fit_finds_the_number_of_clusters(client):
+    # merge and delete moves need only sums over rows: the entropy terms travel from the workers
+    # with the statistics, and the count is the one a NumPy fit finds
+    from skbgmm._data import make_recipe_data
+
+    X = make_recipe_data()[0][np.random.RandomState(0).permutation(3000)]
+    dX = da.from_array(X, chunks=(750, 2))
+    gmm = VariationalGMM(n_components=10, random_state=0).fit(dX)
+    assert gmm.n_effective_components_ == 3
+    assert gmm.n_moves_["merges"] > 0

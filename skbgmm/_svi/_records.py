@@ -79,6 +79,19 @@ class Posterior(NamedTuple):
     precisions_cholesky: np.ndarray
 
 
+class Memo(NamedTuple):
+    """Entropy terms of the responsibilities that a state's statistics summarise.
+
+    What streaming merges need besides the statistics (memoized variational inference):
+    ``entropy[k] = -sum_n w_n r_nk log r_nk`` over every row absorbed, and ``pair_entropy[i, j]``
+    the same for ``r_ni + r_nj``, accumulated over the batches where ``(i, j)`` was a candidate
+    pair: a lower bound (0 where unknown), so a merge tested with it is never over-rated.
+    """
+
+    entropy: np.ndarray  # (K,)
+    pair_entropy: np.ndarray  # (K, K), symmetric
+
+
 class State(NamedTuple):
     """Everything needed to continue a fit (``warm_start``, ``partial_fit``)."""
 
@@ -86,6 +99,7 @@ class State(NamedTuple):
     frame: Frame
     n_steps: int
     total_samples: float
+    memo: Memo | None = None
 
 
 class MoveCounts(NamedTuple):

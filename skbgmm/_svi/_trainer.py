@@ -36,6 +36,7 @@ from ._records import (
     Config,
     FitResult,
     Frame,
+    Memo,
     MoveCounts,
     Options,
     Prior,
@@ -80,6 +81,49 @@ class MovePlan(NamedTuple):
 
     pairs: np.ndarray  # (P, 2) int32 component indices
     delete: int  # a component to try removing, or -1
+
+
+class Decision(NamedTuple):
+    """Accepted moves: the new statistics (sorted by size) and what was done to get them."""
+
+    stats: Stats
+    merges: list  # (i, j) pairs merged, j into i, in the indices before sorting
+    deleted: int  # the component deleted, or -1
+    order: np.ndarray  # the sort applied after the moves
+
+
+def memo_after(memo: Memo, decision: Decision) -> Memo:
+    """The entropy terms of a state after accepted moves (lower bounds where unknown)."""
+    h = memo.entropy.copy()
+    pair = memo.pair_entropy.copy()
+    for i, j in decision.merges:
+        h[i], h[j] = pair[i, j], 0.0
+        pair[[i, j], :] = 0.0
+        pair[:, [i, j]] = 0.0
+    if decision.deleted >= 0:  # (not used by streaming: deletes need the rows)
+        h[:] = 0.0
+        pair[:] = 0.0
+    order = decision.order
+    return Memo(h[order], pair[np.ix_(order, order)])
+
+
+def _memo_add(memo: Memo, plan: MovePlan, terms: MoveTerms) -> Memo:
+    pair = memo.pair_entropy.copy()
+    if plan.pairs.size:
+        i, j = plan.pairs[:, 0], plan.pairs[:, 1]
+        pair[i, j] += terms.pair_entropy
+        pair[j, i] += terms.pair_entropy
+    return Memo(memo.entropy + terms.entropy, pair)
+
+
+def memo_reorder(memo: Memo | None, order) -> Memo | None:
+    if memo is None:
+        return None
+    return Memo(memo.entropy[order], memo.pair_entropy[np.ix_(order, order)])
+
+
+def empty_memo(n_components: int) -> Memo:
+    return Memo(np.zeros(n_components), np.zeros((n_components, n_components)))
 
 
 class MoveTerms(NamedTuple):
@@ -167,8 +211,12 @@ def _svi_steps(
     options,
     seen=None,
     progress=None,
+    memo=None,
+    moves=None,
 ):
-    """One natural-gradient step per minibatch; returns (stats, n_steps, ELBO estimate, weight).
+    """One natural-gradient step per minibatch.
+
+    Returns ``(stats, n_steps, ELBO estimate, weight, memo)``.
 
     With ``seen=None`` the steps follow the Robbins-Monro schedule towards a data set of size
     ``total``. With ``seen`` (the sample weight already absorbed by ``stats``) the data are a
@@ -177,15 +225,20 @@ def _svi_steps(
     (Broderick et al., 2013), where no batch is ever forgotten.
 
     The ELBO estimate is the average over the steps of ``(N / |B|) * local - KL``, per unit of
-    sample weight, weighted by each batch's share.
+    sample weight, weighted by each batch's share. In a stream with ``moves``, each step also
+    adds its entropy terms (for the candidate pairs of ``moves.plan``) to ``memo``.
     """
     shapes = covariance_shapes(config.covariance_type)
     weighted = 0.0
     absorbed = 0.0
+    track = seen is not None and memo is not None and moves is not None
     for batch in batches:
-        b, local, kl, wsum, n_rows, _ = source.apply(
-            chunk_step, batch, config, frame, prior, reg_covar, stats, True
+        plan = (moves.plan(stats) if moves.enabled else None) if track else None
+        b, local, kl, wsum, n_rows, terms = source.apply(
+            chunk_step, batch, config, frame, prior, reg_covar, stats, True, plan or NO_MOVES
         )
+        if track:
+            memo = _memo_add(memo, plan or NO_MOVES, terms)
         if progress is not None:
             progress.advance(n_rows)
         if wsum <= 0:
@@ -203,7 +256,7 @@ def _svi_steps(
         n_steps += 1
         weighted += (local * factor - kl) / total * wsum
         absorbed += wsum
-    return stats, n_steps, weighted / max(absorbed, np.finfo(float).tiny), absorbed
+    return stats, n_steps, weighted / max(absorbed, np.finfo(float).tiny), absorbed, memo
 
 
 class _Overrelaxation:
@@ -405,7 +458,7 @@ class _Moves:
         return self.shapes.reorder(stats, np.argsort(-stats.nk, kind="stable"))
 
     def decide(self, plan, target, terms):
-        """The accepted proposal's statistics (sorted by size), or None when none is better."""
+        """The accepted :class:`Decision` (statistics sorted by size), or None if none is better."""
         h = terms.entropy
         total_h = float(h.sum())
         proposals = [(target, total_h)]
@@ -429,12 +482,12 @@ class _Moves:
         if plan.delete >= 0 and best == len(merges):
             self.n_deletes += 1
             self.failed_trials = 0
-            return proposals[-1][0]
+            return self._decision(terms.deleted, [], plan.delete)
         # the best merge, then every other disjoint merge that raises the ELBO further
         order = [m for m in np.argsort(-gains[: len(merges)], kind="stable") if gains[m] > margin]
         used = set()
         current, current_h, current_value = target, total_h, base
-        accepted = 0
+        accepted = []
         for m in order:
             i, j, gain_h = merges[m]
             if i in used or j in used:
@@ -442,16 +495,20 @@ class _Moves:
             candidate = self.shapes.merge(current, i, j)
             value = (
                 values[1 + m]
-                if accepted == 0
+                if not accepted
                 else self._elbos([(self._sorted(candidate), current_h + gain_h)])[0]
             )
             if value > current_value + margin:
                 current, current_h, current_value = candidate, current_h + gain_h, value
                 used.update((i, j))
-                accepted += 1
-        self.n_merges += accepted
+                accepted.append((i, j))
+        self.n_merges += len(accepted)
         self.failed_trials = 0
-        return self._sorted(current)
+        return self._decision(current, accepted, -1)
+
+    def _decision(self, stats, merges, deleted):
+        order = np.argsort(-stats.nk, kind="stable")
+        return Decision(self.shapes.reorder(stats, order), merges, deleted, order)
 
 
 def run(source, n_samples, config: Config, prior: Prior, options: Options, state: State, rng):
@@ -491,6 +548,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     relax = _Overrelaxation(fns, frame, prior, reg)
     moves = _Moves(fns, config, frame, prior, reg, options.moves, single)
     since_moves, settling = moves.EVERY, False  # the first full pass is a move round
+    last_pass = None
 
     trial_passes = [0]  # passes of trial moves (not in lower_bounds: they are not monotone)
 
@@ -524,7 +582,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                 break  # the last pass allowed is the exact one below
             bar.start_pass(len(lower_bounds) + 1, phase)
             if phase == "minibatch":
-                stats, n_steps, elbo, _ = _svi_steps(
+                stats, n_steps, elbo, _, _ = _svi_steps(
                     config,
                     source,
                     source.minibatches(batch, rng),
@@ -555,6 +613,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                 single=single,
                 plan=plan or NO_MOVES,
             )
+            last_pass = (target, terms)
             elbo = (local - kl) / total
             since_moves += 1
             if tried:
@@ -572,6 +631,8 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                     if trial is not None:
                         moved, trial_elbo = trial
                         report(trial_elbo, "full, refined merge accepted", settled)
+                    else:
+                        moved = moved.stats
                     stats = moved
                     relax.restart(moved)
                     settled.reset()
@@ -605,19 +666,33 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
             if relax.plain is not None:
                 stats = relax.plain
             bar.start_pass(len(lower_bounds) + 1, "final")
-            stats, local, kl, _ = _full_pass(config, source, frame, prior, reg, stats, rows, bar)
+            stats, local, kl, terms = _full_pass(
+                config, source, frame, prior, reg, stats, rows, bar
+            )
+            last_pass = (stats, terms)
             report((local - kl) / total, "final exact step", settled)
         elif relax.plain is not None:
             stats = relax.plain
     finally:
         bar.close()
 
+    # the entropy terms of the final statistics, for a partial_fit that continues the fit
+    memo = empty_memo(n_components)
+    if last_pass is not None and stats is last_pass[0]:
+        memo = memo._replace(entropy=last_pass[1].entropy)
     # a deterministic order for the result: components sorted by decreasing size
-    stats = order_by_weight(stats, config)
+    order = np.argsort(-stats.nk, kind="stable")
+    stats = covariance_shapes(config.covariance_type).reorder(stats, order)
     posterior = to_numpy(fns.posterior(frame, prior, reg, stats))
     return FitResult(
         posterior=posterior,
-        state=State(stats=stats, frame=frame, n_steps=n_steps, total_samples=total),
+        state=State(
+            stats=stats,
+            frame=frame,
+            n_steps=n_steps,
+            total_samples=total,
+            memo=memo_reorder(memo, order),
+        ),
         lower_bounds=np.asarray(lower_bounds, dtype=np.float64),
         n_iter=len(lower_bounds),
         converged=converged,
@@ -637,18 +712,30 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
     stretching an old one. With ``seen=None`` the batch is a minibatch of a data set of size
     ``state.total_samples`` and the steps follow the Robbins-Monro schedule.
 
-    Returns ``(posterior, state, elbo_estimate, n_births)``.
+    In a stream with ``options.moves``, the entropy terms of every batch are kept in
+    ``state.memo`` and, after each batch, merges are tested exactly on everything absorbed so
+    far (memoized variational inference), so components that split one cluster merge once the
+    evidence says so.
+
+    Returns ``(posterior, state, elbo_estimate, n_births, n_merges)``.
     """
     fns = functions(config)
     source = maybe_replicated(source)
     prior = float64(prior)
     reg = np.float64(options.reg_covar)
+    shapes = covariance_shapes(config.covariance_type)
     n_births = 0
     stats = state.stats
     seed = None
-    if seen is not None and seen > 0:
-        stats, seed, n_births = _births(fns, source, config, prior, reg, state, rng)
-    stats, n_steps, elbo, absorbed = _svi_steps(
+    streaming = seen is not None
+    memo = (state.memo or empty_memo(stats.nk.shape[0])) if streaming else None
+    moves = _Moves(fns, config, state.frame, prior, reg, options.moves and streaming, True)
+    if streaming and seen > 0:
+        stats, seed, n_births, dropped = _births(fns, source, config, prior, reg, state, rng)
+        if dropped is not None:  # the re-seeded components' own (negligible) rows are gone
+            keep = ~dropped
+            memo = Memo(memo.entropy * keep, memo.pair_entropy * np.outer(keep, keep))
+    stats, n_steps, elbo, absorbed, memo = _svi_steps(
         config,
         source,
         source.minibatches(batch_size, rng),
@@ -660,16 +747,63 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
         state.total_samples,
         options,
         seen=seen,
+        memo=memo,
+        moves=moves,
     )
     if seed is not None:
         # the seeds only guided this batch's responsibilities; the batch itself is now absorbed
-        stats = covariance_shapes(config.covariance_type).add(stats, seed, sign=-1.0)
+        stats = shapes.add(stats, seed, sign=-1.0)
         stats = stats._replace(nk=np.maximum(stats.nk, 0.0))
-    stats = order_by_weight(stats, config)
-    total = seen + absorbed if seen is not None else state.total_samples
-    state = state._replace(stats=stats, n_steps=n_steps, total_samples=total)
+    if moves.enabled:
+        # streaming merges: the exact test on everything absorbed so far (memoized terms)
+        plan = moves.plan(stats)
+        if plan is not None:
+            known = MovePlan(plan.pairs, -1)
+            terms = MoveTerms(
+                memo.entropy,
+                memo.pair_entropy[plan.pairs[:, 0], plan.pairs[:, 1]],
+                stats,
+                0.0,
+            )
+            decision = moves.decide(known, stats, terms)
+            if decision is not None:
+                stats, memo = decision.stats, memo_after(memo, decision)
+    order = np.argsort(-stats.nk, kind="stable")
+    stats, memo = shapes.reorder(stats, order), memo_reorder(memo, order)
+    total = seen + absorbed if streaming else state.total_samples
+    state = state._replace(stats=stats, n_steps=n_steps, total_samples=total, memo=memo)
     posterior = to_numpy(fns.posterior(state.frame, prior, reg, stats))
-    return posterior, state, elbo, n_births
+    return posterior, state, elbo, n_births, moves.n_merges
+
+
+def memoize(source, config, prior, options, state):
+    """One more full pass over ``source`` that also collects the entropy terms of every pair.
+
+    Ends the fit of the first batch of a stream: the state then carries the terms that
+    streaming merges test components with (``state.memo``). Returns ``(posterior, state)``.
+    """
+    fns = functions(config)
+    prior = float64(prior)
+    reg = np.float64(options.reg_covar)
+    n_components, n_features = state.stats.s1.shape
+    pairs = np.array(np.triu_indices(n_components, 1), dtype=np.int32).T
+    target, _, _, terms = _full_pass(
+        config,
+        maybe_replicated(source),
+        state.frame,
+        prior,
+        reg,
+        state.stats,
+        chunk_rows(n_components, n_features),
+        plan=MovePlan(pairs, -1),
+    )
+    pair = np.zeros((n_components, n_components))
+    pair[pairs[:, 0], pairs[:, 1]] = pair[pairs[:, 1], pairs[:, 0]] = terms.pair_entropy
+    order = np.argsort(-target.nk, kind="stable")
+    stats = covariance_shapes(config.covariance_type).reorder(target, order)
+    memo = memo_reorder(Memo(terms.entropy, pair), order)
+    state = state._replace(stats=stats, memo=memo)
+    return to_numpy(fns.posterior(state.frame, prior, reg, stats)), state
 
 
 SPARE_WEIGHT = 0.01
@@ -692,7 +826,7 @@ def _births(fns, source, config, prior, reg, state, rng):
     spare = np.flatnonzero(share < SPARE_WEIGHT)
     used = np.flatnonzero(share >= SPARE_WEIGHT)
     if spare.size == 0 or used.size == 0:
-        return stats, None, 0
+        return stats, None, 0, None
     X, w = (np.concatenate(parts) for parts in zip(*source.chunks()))
     X, w = np.asarray(X, dtype=np.float64), _as_f64(w)
     dist = np.asarray(fns.distances(X, state.frame, prior, reg, stats))[:, used].min(axis=1)
@@ -701,7 +835,7 @@ def _births(fns, source, config, prior, reg, state, rng):
     Xf, wf = X[far], w[far]
     weight_far = float(wf.sum())  # sample weight, so that weights count like repeated rows
     if n_far == 0 or weight_far < max(_MIN_BIRTH_POINTS, X.shape[1] + 1):
-        return stats, None, 0
+        return stats, None, 0, None
     n_new = int(min(spare.size, n_far, max(1, weight_far // (5 * (X.shape[1] + 1)))))
     order = np.lexsort(Xf.T[::-1])  # row order must not matter (as in the initialisation)
     Xf, wf = Xf[order], wf[order]
@@ -712,7 +846,7 @@ def _births(fns, source, config, prior, reg, state, rng):
     drop = np.zeros(stats.nk.shape[0], dtype=bool)
     drop[spare[:n_new]] = True
     shapes = covariance_shapes(config.covariance_type)
-    return shapes.add(shapes.drop(stats, drop), seed), seed, n_new
+    return shapes.add(shapes.drop(stats, drop), seed), seed, n_new, drop
 
 
 def initialise_only(source, n_samples, config, prior, options, state, rng) -> FitResult:

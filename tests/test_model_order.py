@@ -1,0 +1,137 @@
+"""The Dirichlet process finds the number of clusters: merge and delete moves, honest convergence.
+
+Fixed seeds; a count is "exact" when the number of components with weight >= 0.01 equals the
+number of clusters that generated the data.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
+
+from skbgmm import VariationalGMM
+from skbgmm._data import make_recipe_data
+
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+@pytest.fixture(scope="module")
+def recipe():
+    return make_recipe_data()[0]
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_recipe_data_with_ten_components_keeps_three(recipe, covariance_type):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # the defaults converge
+        gmm = VariationalGMM(n_components=10, covariance_type=covariance_type, random_state=0)
+        gmm.fit(recipe)
+    assert gmm.n_effective_components_ == 3
+    assert gmm.converged_
+    assert gmm.n_moves_["merges"] + gmm.n_moves_["deletes"] > 0
+    # the three heavy components sit on the three true centres
+    order = np.lexsort(gmm.means_[:3].T[::-1])
+    expected = np.array([[-2.0, -4.0], [-2.0, 4.0], [2.0, 0.0]])
+    np.testing.assert_allclose(gmm.means_[:3][order], expected, atol=0.15)
+
+
+@pytest.mark.parametrize(
+    "n_samples,n_features,n_components", [(2000, 2, 10), (2000, 10, 10), (20000, 2, 20)]
+)
+def test_single_blob_keeps_one_component(n_samples, n_features, n_components):
+    # (20000 x 2, K=20 is the case that used to stop at pass 45 with converged_=True and 20
+    # effective components: the stopping test fired inside an over-relaxation cycle)
+    X = np.random.RandomState(0).randn(n_samples, n_features)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        gmm = VariationalGMM(n_components=n_components, random_state=0).fit(X)
+    assert gmm.n_effective_components_ == 1
+    assert gmm.converged_
+
+
+def test_lower_bound_never_drops_across_moves():
+    X, _ = make_blobs(n_samples=3000, centers=3, n_features=2, cluster_std=1.0, random_state=3)
+    gmm = VariationalGMM(n_components=10, random_state=0, verbose=0).fit(X)
+    assert gmm.n_moves_["merges"] > 0
+    lb = gmm.lower_bounds_
+    best = np.maximum.accumulate(lb)
+    # a dip is only ever an over-relaxed step that is then undone: the value after it is back
+    # at the best so far, and the fit ends at its best
+    dips = np.flatnonzero(lb < best - 1e-9)
+    assert np.all(lb[np.minimum(dips + 1, lb.size - 1)] >= best[dips] - 1e-9)
+    assert lb[-1] >= lb.max() - 1e-9
+    assert gmm.n_iter_ == lb.size
+
+
+def test_moves_off_is_coordinate_ascent_and_on_beats_it(recipe):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        off = VariationalGMM(n_components=10, random_state=0, moves=False, max_iter=100)
+        off.fit(recipe)
+    on = VariationalGMM(n_components=10, random_state=0, max_iter=100).fit(recipe)
+    assert off.n_moves_ == {"merges": 0, "deletes": 0, "trial_passes": 0}
+    # in 100 passes coordinate ascent alone still keeps a cluster split in two; the moves
+    # reach three components, at a higher ELBO, long before
+    assert off.n_effective_components_ > 3 and on.n_effective_components_ == 3
+    assert on.lower_bound_ > off.lower_bound_
+    # 'auto' leaves the Dirichlet distribution (a model of n_components components) alone
+    dd = VariationalGMM(
+        n_components=4, weight_concentration_prior_type="dirichlet_distribution", random_state=0
+    ).fit(recipe)
+    assert dd.n_moves_["merges"] == 0 and dd.n_moves_["deletes"] == 0
+
+
+def test_moves_parameter_is_validated(recipe):
+    with pytest.raises(ValueError, match="'moves' parameter"):
+        VariationalGMM(moves="yes").fit(recipe)
+    with pytest.raises(ValueError, match="needs inference='natural_gradient'"):
+        VariationalGMM(moves=True, inference="gradient").fit(recipe)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_every_input_path_finds_the_same_count(recipe, covariance_type, tmp_path):
+    kw = dict(n_components=10, covariance_type=covariance_type, random_state=0)
+    rng = np.random.RandomState(0)
+    X = recipe[rng.permutation(recipe.shape[0])]
+    batches = [X[i : i + 500] for i in range(0, X.shape[0], 500)]
+    mm = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=X.dtype, shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    counts = {
+        "array": VariationalGMM(**kw).fit(X).n_effective_components_,
+        "memmap": VariationalGMM(**kw)
+        .fit(np.load(tmp_path / "x.npy", mmap_mode="r"))
+        .n_effective_components_,
+        "stream": VariationalGMM(**kw).fit(batches).n_effective_components_,
+        "minibatch": VariationalGMM(batch_size=500, **kw).fit(X).n_effective_components_,
+    }
+    streamed = VariationalGMM(**kw)
+    for b in batches:
+        streamed.partial_fit(b)
+    counts["partial_fit"] = streamed.n_effective_components_
+    assert counts == dict.fromkeys(counts, 3)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_streamed_single_blob_is_one_component(seed):
+    # partial_fit used to split one blob into 2-4 components: streaming merges on the memoized
+    # statistics and entropies of everything absorbed fix it
+    X = np.random.RandomState(seed).randn(4000, 2)
+    gmm = VariationalGMM(n_components=10, random_state=seed)
+    for i in range(0, 4000, 100):
+        gmm.partial_fit(X[i : i + 100])
+    assert gmm.n_effective_components_ == 1
+
+
+def test_streamed_clusters_arriving_in_turn_get_their_own_components():
+    rng = np.random.RandomState(0)
+    A, B, C = rng.randn(1000, 2), rng.randn(1000, 2) + [8, 0], rng.randn(1000, 2) + [0, 8]
+    gmm = VariationalGMM(n_components=10, random_state=0)
+    for X in (A, B, C):
+        for i in range(0, 1000, 100):
+            gmm.partial_fit(X[i : i + 100])
+    assert gmm.n_effective_components_ == 3
+    order = np.lexsort(gmm.means_[:3].T[::-1])
+    np.testing.assert_allclose(gmm.means_[:3][order], [[0, 0], [0, 8], [8, 0]], atol=0.2)
