@@ -11,6 +11,8 @@ __all__ = [
     "PosteriorSummary",
     "VariationalGMM",
     "__version__",
+    "load",
+    "save",
     "select_n_components",
 ]
 
@@ -25,6 +27,10 @@ def __getattr__(name):
         from . import _selection
 
         return getattr(_selection, name)
+    if name in ("save", "load"):
+        from . import _io
+
+        return getattr(_io, name)
     if name == "PosteriorSummary":
         from ._summary import PosteriorSummary
 

@@ -28,6 +28,8 @@ PUBLIC = [
     "skbgmm.VariationalGMM.posterior_distributions",
     "skbgmm.VariationalGMM.sample_posterior",
     "skbgmm.select_n_components",
+    "skbgmm.save",
+    "skbgmm.load",
     "skbgmm.metrics.plugin_log_likelihood",
     "skbgmm.plotting.plot_density",
     "skbgmm.plotting.plot_std_posterior",
@@ -181,7 +183,13 @@ def test_cli_rejects_a_pickle_that_is_not_a_model(tmp_path):
 
     joblib.dump({"not": "a model"}, tmp_path / "m.joblib")
     np.savetxt(tmp_path / "d.csv", np.ones((3, 2)), delimiter=",")
+    # refused unread: a pickle can run code when it is loaded
     out = _cli("score", str(tmp_path / "m.joblib"), str(tmp_path / "d.csv"), cwd=tmp_path)
+    assert out.returncode == 2 and "--trust-pickle" in out.stderr
+    # read when the user says they trust it, and still checked
+    out = _cli(
+        "score", str(tmp_path / "m.joblib"), str(tmp_path / "d.csv"), "--trust-pickle", cwd=tmp_path
+    )
     assert out.returncode == 2 and "not a VariationalGMM" in out.stderr
 
 
