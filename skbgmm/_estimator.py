@@ -970,23 +970,29 @@ default='dirichlet_process'
         y = np.repeat(np.arange(self.means_.shape[0]), counts)
         return X, y
 
-    def summary(self, credible_level=0.95):
+    def summary(self, credible_level=0.95, all_components=False):
         """Per-component posterior summary: weights, means and standard deviations with intervals.
 
         Parameters
         ----------
         credible_level : float, default=0.95
             Probability mass of each equal-tailed credible interval, in (0, 1).
+        all_components : bool, default=False
+            List every component. By default only the effective ones (weight >= 0.01) are
+            listed, and the summary says how many were left out: a switched-off component's
+            intervals are the prior's, not the data's.
 
         Returns
         -------
         summary : PosteriorSummary
-            Arrays per component and feature; ``print(summary)`` shows a table and
-            ``summary.rows()`` gives records for a DataFrame.
+            Arrays per component and feature; printed (or shown in a REPL or notebook) it is a
+            table, ``summary.to_frame()`` is a DataFrame and ``summary.rows()`` gives records.
         """
         check_is_fitted(self)
         if not (isinstance(credible_level, numbers.Real) and 0.0 < credible_level < 1.0):
             raise ValueError(f"credible_level must be in (0, 1), got {credible_level!r}.")
+        if not isinstance(all_components, (bool, np.bool_)):
+            raise TypeError(f"all_components must be a bool, got {all_components!r}.")
         post = self._posterior()
         config = self._fit_config
         (m_lo, m_hi), (s_lo, s_hi) = _predictor().credible_intervals(
@@ -999,16 +1005,23 @@ default='dirichlet_process'
             if hasattr(self, "feature_names_in_")
             else [f"x{d}" for d in range(self.n_features_in_)]
         )
+        shown = (
+            np.arange(self.weights_.shape[0])
+            if all_components
+            else np.flatnonzero(self.weights_ >= EFFECTIVE_WEIGHT)
+        )
         return PosteriorSummary(
             credible_level=float(credible_level),
-            weight=self.weights_.copy(),
-            mean=self.means_.copy(),
-            mean_lower=m_lo,
-            mean_upper=m_hi,
-            std=np.sqrt(var),
-            std_lower=s_lo,
-            std_upper=s_hi,
+            weight=self.weights_[shown].copy(),
+            mean=self.means_[shown].copy(),
+            mean_lower=m_lo[shown],
+            mean_upper=m_hi[shown],
+            std=np.sqrt(var)[shown],
+            std_lower=s_lo[shown],
+            std_upper=s_hi[shown],
             feature_names=names,
+            components=shown,
+            n_left_out=int(self.weights_.shape[0] - shown.size),
         )
 
     def posterior_distributions(self):

@@ -12,9 +12,9 @@ global replica index picks each replica's rows, so the rows are split across all
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from ._records import Stats
+from ._tf import tf
 
 
 def active_strategy():

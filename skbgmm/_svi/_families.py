@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import math
 
-import tensorflow as tf
-import tensorflow_probability as tfp
-
 from . import _family_shapes as shapes
+from ._tf import tf, tfp
 
 tfd = tfp.distributions
 tfb = tfp.bijectors

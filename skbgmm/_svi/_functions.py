@@ -7,11 +7,10 @@ and ``check_estimator`` reuse the same graphs.
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from . import _model
 from ._families import DTYPE
 from ._records import Config, Frame, Posterior, Prior, Stats
+from ._tf import tf
 
 
 def _spec(rank):

@@ -20,12 +20,11 @@ import time
 from typing import NamedTuple
 
 import numpy as np
-import tensorflow as tf
-import tensorflow_probability as tfp
 
 from . import _model
 from ._records import Config, FitResult, Frame, Posterior, Prior, float64
 from ._stopping import ChangeBelow
+from ._tf import tf, tfp
 
 tfb = tfp.bijectors
 DTYPE = _model.DTYPE

@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import math
 
-import tensorflow as tf
-import tensorflow_probability as tfp
-
 from ._families import DTYPE, family, weight_prior
 from ._records import Posterior, Prior
+from ._tf import tf, tfp
 
 _LOG_2PI = math.log(2.0 * math.pi)
 

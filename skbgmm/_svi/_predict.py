@@ -7,12 +7,11 @@ attributes) and returns NumPy arrays; the maths is in :mod:`skbgmm._svi._model` 
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
-import tensorflow_probability as tfp
 
 from . import _model
 from ._functions import functions
 from ._records import Config, Posterior
+from ._tf import tf, tfp
 
 _CHUNK_ELEMENTS = 1 << 21  # rows * n_components * n_features per chunk
 

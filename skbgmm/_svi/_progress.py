@@ -5,14 +5,25 @@ from __future__ import annotations
 import sys
 
 
+def _is_terminal(stream):
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 class PassProgress:
-    """One bar per pass over the data; a no-op when rich is missing or output is not wanted."""
+    """One bar per pass over the data; a no-op when rich is missing or output is not wanted.
+
+    A bar is drawn only on a terminal: in a log file or a pipe a bar redrawn per pass is noise,
+    and ``verbose``'s plain per-pass lines say the same.
+    """
 
     def __init__(self, enabled, n_rows):
         self._progress = None
         self._task = None
         self.n_rows = n_rows
-        if not enabled:
+        if not enabled or not _is_terminal(sys.stderr):
             return
         try:
             from rich.progress import (

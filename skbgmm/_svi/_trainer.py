@@ -324,7 +324,7 @@ class _Overrelaxation:
         # checked without a failing Cholesky factorisation (which would log an error)
         if not bool(self.fns.valid(self.frame, self.prior, self.reg, stats)):
             return False
-        import tensorflow as tf
+        from ._tf import tf
 
         try:
             post = self.fns.posterior(self.frame, self.prior, self.reg, stats)

@@ -1,0 +1,69 @@
+"""TensorFlow and TensorFlow Probability, imported quietly: the one place the trainer gets them.
+
+TensorFlow 2.21 writes several start-up lines on the process's standard error (the oneDNN notice,
+"Could not find cuda drivers", ``E0000 ... failed call to cuInit``, the CPU-instructions notice)
+before absl's logging is initialised, so no log-level variable silences them, and a
+scikit-learn user reads ``E0000`` as an error. The import, and the first operation that starts
+the runtime, run with file descriptor 2 redirected to a temporary file; what was written there is
+replayed when the import fails, or when the user asked for TensorFlow's logs by setting
+``TF_CPP_MIN_LOG_LEVEL`` to 0 or 1 (or ``SKBGMM_TF_LOGS=1``). Nothing else of the user's TensorFlow
+configuration is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+
+def _wants_logs() -> bool:
+    if os.environ.get("SKBGMM_TF_LOGS", "") not in ("", "0"):
+        return True
+    return os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() in ("0", "1")
+
+
+def _quiet_import():
+    if "tensorflow" in sys.modules and "tensorflow_probability" in sys.modules:
+        import tensorflow
+        import tensorflow_probability
+
+        return tensorflow, tensorflow_probability
+    if _wants_logs():
+        import tensorflow
+        import tensorflow_probability
+
+        return tensorflow, tensorflow_probability
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable descriptor 2 (embedded interpreters)
+        import tensorflow
+        import tensorflow_probability
+
+        return tensorflow, tensorflow_probability
+    captured = tempfile.TemporaryFile()
+    failed = False
+    try:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow
+            import tensorflow_probability
+
+            tensorflow.constant(0.0) + 1.0  # starts the runtime (device discovery logs here)
+        except BaseException:
+            failed = True
+            raise
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        if failed:
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode("utf-8", "replace"))
+            sys.stderr.flush()
+        captured.close()
+    return tensorflow, tensorflow_probability
+
+
+tf, tfp = _quiet_import()
