@@ -37,6 +37,26 @@ _GRADIENT_AUTO_BATCH = 512  # 'auto' minibatch of the gradient engine (the recip
 EFFECTIVE_WEIGHT = 0.01  # components with at least this posterior mean weight are "effective"
 
 
+try:  # scikit-learn's own class, so that `except InvalidParameterError` works as for BGMM
+    from sklearn.utils._param_validation import InvalidParameterError as _InvalidParameterBase
+except ImportError:  # pragma: no cover - a scikit-learn without it
+
+    class _InvalidParameterBase(ValueError, TypeError):
+        pass
+
+
+class InvalidParameterError(_InvalidParameterBase):
+    """A constructor parameter with a bad type or value: both a ValueError and a TypeError."""
+
+
+def _dtypes(X):
+    """The dtypes validation may leave X in: an integer array (a memmap of pixels or counts) is
+    kept as it is and converted chunk by chunk, never copied to float64 whole."""
+    if isinstance(X, np.ndarray) and X.dtype.kind in "iub":
+        return None
+    return [np.float64, np.float32]
+
+
 def _rescaled(state, config, total):
     """A state whose statistics are rescaled to represent ``total`` units of sample weight."""
     shapes = covariance_shapes(config.covariance_type)
@@ -123,9 +143,12 @@ default='dirichlet_process'
     covariance_prior : float or array-like or None, default=None
         The prior on the covariances (the inverse Wishart scale for 'full' and 'tied', twice the
         Gamma rate per feature for 'diag'): shape (n_features, n_features) for 'full' and 'tied',
-        (n_features,) for 'diag', a float for 'spherical'. ``None`` means the empirical
-        covariance of X (its diagonal for 'diag', the mean variance for 'spherical') plus
-        ``reg_covar`` on the diagonal.
+        (n_features,) for 'diag', a float for 'spherical'. ``None`` means the (weighted)
+        covariance of X normalised by the total weight, ``np.cov(X.T, bias=True)`` without
+        weights (its diagonal for 'diag', the mean variance for 'spherical'), plus ``reg_covar``
+        on the diagonal. (scikit-learn divides by ``n_samples - 1``; dividing by the total
+        weight makes the prior the same for ``sample_weight`` ``w`` and ``c * w``, and a row of
+        integer weight ``k`` the same as ``k`` copies of it).
     batch_size : int or 'auto', default='auto'
         The number of rows in a minibatch. A batch at least as large as the data set gives
         full-batch coordinate ascent. ``'auto'`` uses the whole data set up to 262144 rows and
@@ -362,20 +385,22 @@ default='dirichlet_process'
                 return
             kind = numbers.Integral if integral else numbers.Real
             if isinstance(value, bool) or not isinstance(value, kind):
-                raise TypeError(
+                raise InvalidParameterError(
                     f"The '{name}' parameter of VariationalGMM must be "
                     f"{'an int' if integral else 'a float'}"
                     f"{' or None' if optional else ''}. Got {value!r} instead."
                 )
             if not np.isfinite(value):
-                raise ValueError(f"The '{name}' parameter of VariationalGMM must be finite.")
+                raise InvalidParameterError(
+                    f"The '{name}' parameter of VariationalGMM must be finite."
+                )
             if (value <= low) if low_open else (value < low):
-                raise ValueError(
+                raise InvalidParameterError(
                     f"The '{name}' parameter of VariationalGMM must be "
                     f"{'>' if low_open else '>='} {low}. Got {value!r} instead."
                 )
             if high is not None and value > high:
-                raise ValueError(
+                raise InvalidParameterError(
                     f"The '{name}' parameter of VariationalGMM must be <= {high}. "
                     f"Got {value!r} instead."
                 )
@@ -383,7 +408,7 @@ default='dirichlet_process'
         def option(name, options):
             value = getattr(self, name)
             if not isinstance(value, str) or value not in options:
-                raise ValueError(
+                raise InvalidParameterError(
                     f"The '{name}' parameter of VariationalGMM must be one of "
                     f"{', '.join(repr(o) for o in options)}. Got {value!r} instead."
                 )
@@ -410,23 +435,32 @@ default='dirichlet_process'
         number("learning_rate", 0.0, low_open=True)
         option("mean_prior_type", ("conjugate", "independent"))
         if self.mean_prior_type == "independent" and self.inference != "gradient":
-            raise ValueError(
+            raise InvalidParameterError(
                 "mean_prior_type='independent' is not conjugate: it needs inference='gradient'."
             )
         if not (isinstance(self.moves, (bool, np.bool_)) or self.moves == "auto"):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'moves' parameter of VariationalGMM must be 'auto', True or False. "
                 f"Got {self.moves!r} instead."
             )
         if self.moves is True and self.inference == "gradient":
-            raise ValueError(
+            raise InvalidParameterError(
                 "moves=True needs inference='natural_gradient' (the gradient engine "
                 "has no merge or delete moves)."
             )
         if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise TypeError("The 'warm_start' parameter of VariationalGMM must be a bool.")
+            raise InvalidParameterError(
+                "The 'warm_start' parameter of VariationalGMM must be a bool."
+            )
         number("verbose", 0, integral=True)
         number("verbose_interval", 1, integral=True)
+        try:
+            check_random_state(self.random_state)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                "The 'random_state' parameter of VariationalGMM must be an int in [0, 2**32 - 1], "
+                f"a numpy.random.RandomState instance or None. Got {self.random_state!r} instead."
+            ) from None
 
     def _check_sample_weight(self, sample_weight, n_samples):
         """Validated weights as a float array, or None when every row weighs 1."""
@@ -472,6 +506,12 @@ default='dirichlet_process'
         k = self.n_components
         Xs, ws = source.subsample(_INIT_SUBSAMPLE, rng)
         Xs = np.asarray(Xs, dtype=np.float64)
+        n_weighted = int(np.sum(ws > 0))
+        if n_weighted < k:
+            raise ValueError(
+                f"init_params={self.init_params!r} needs at least n_components = {k} rows with "
+                f"a positive sample_weight, but the data have {n_weighted}. Use fewer components."
+            )
         # Sorting the rows makes the initialisation independent of their order, and (since the
         # k-means++ draws search cumulative weights) makes a row of integer weight w initialise
         # exactly like w copies of it.
@@ -562,9 +602,7 @@ default='dirichlet_process'
                 )
             n_features = None if reset else self.n_features_in_
             return StreamSource(X, n_features), True
-        X = validate_data(
-            self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, reset=reset
-        )
+        X = validate_data(self, X, dtype=_dtypes(X), ensure_min_samples=2, reset=reset)
         w = self._check_sample_weight(sample_weight, X.shape[0])
         return ArraySource(X, w), False
 
@@ -738,13 +776,11 @@ default='dirichlet_process'
         first = not hasattr(self, "_state")
         if not first:
             config = self._check_continuation("partial_fit")
-            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+            X = validate_data(self, X, dtype=_dtypes(X), reset=False)
             w = self._check_sample_weight(sample_weight, X.shape[0])
         else:
             config = self._config()
-            X = validate_data(
-                self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, reset=True
-            )
+            X = validate_data(self, X, dtype=_dtypes(X), ensure_min_samples=2, reset=True)
             w = self._check_sample_weight(sample_weight, X.shape[0])
             if X.shape[0] < self.n_components:
                 raise ValueError(
@@ -785,7 +821,7 @@ default='dirichlet_process'
             res = trainer.run(
                 source, X.shape[0], config, prior, options._replace(moves=False), state, rng
             )
-            post, state, elbo = res.posterior, res.state, res.lower_bounds[-1]
+            post, state, elbo = res.posterior, res.state, res.lower_bound
             if options.moves:
                 post, state = trainer.memoize(source, config, prior, options, state)
         else:
@@ -848,7 +884,7 @@ default='dirichlet_process'
     # ------------------------------------------------------------------------------------------
     def _check_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return validate_data(self, X, dtype=_dtypes(X), reset=False)
 
     def _log_resp(self, X):
         X = self._check_X(X)

@@ -20,7 +20,7 @@ class Moments(NamedTuple):
     n_rows: int
     total_weight: float
     mean: np.ndarray
-    covariance: np.ndarray  # frequency-weighted, ddof=1, like np.cov
+    covariance: np.ndarray  # weighted, normalised by the total weight (ddof=0)
 
 
 def partial_moments(X, sample_weight):
@@ -58,7 +58,9 @@ def merge_moments(parts) -> Moments:
         total = new_total
     if mean is None:
         raise ValueError("the data hold no rows.")
-    covariance = scatter / max(total - 1.0, np.finfo(float).tiny)
+    # normalised by the total weight: the same for weights w and c * w (weights that sum to one
+    # are common), and the same for a row of integer weight k as for k copies of it
+    covariance = scatter / total if total > 0 else scatter
     return Moments(n_rows, total, mean, covariance)
 
 
@@ -112,6 +114,16 @@ def resolve_prior(estimator, moments: Moments, frame: Frame) -> Prior:
             raise ValueError(
                 f"mean_prior should have the shape (n_features,) = ({n_features},), "
                 f"but got {mean.shape}."
+            )
+        # the posterior scatter gains mean_precision * (data mean - mean_prior)^2: beyond ~1e12
+        # data variances it swamps every other direction and float64 cannot hold the result
+        distance = np.max(np.abs(mean - moments.mean) / frame.scale)
+        if mean_precision * distance**2 > 1e12:
+            raise ValueError(
+                f"mean_prior is {distance:.3g} standard deviations from the data's mean: with "
+                f"mean_precision_prior={mean_precision:g} the posterior covariances would be "
+                "dominated by that distance beyond what float64 can represent. Give a "
+                "mean_prior nearer the data or a smaller mean_precision_prior."
             )
 
     dfp = estimator.degrees_of_freedom_prior

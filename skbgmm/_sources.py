@@ -116,11 +116,12 @@ class ArraySource(_LocalSource):
             yield self.X[index], self._weights(index)
 
     def minibatches(self, batch_size, rng):
-        """Random minibatches: runs of ``_SHUFFLE_RUN`` consecutive rows in random order.
+        """Random minibatches of ``batch_size`` rows (the last of an epoch may be smaller).
 
-        Shuffling runs rather than rows keeps the permutation small (it is 1/64 of the rows) and
-        the reads of a memmap sequential within a run; a minibatch still mixes rows from all
-        over the data.
+        The rows are shuffled in runs of ``_SHUFFLE_RUN`` consecutive rows: the permutation is
+        1/64 of the rows (never one entry per row, which would cost 8 bytes a row on a large
+        memmap) and the reads of a memmap stay sequential within a run, while a minibatch still
+        mixes rows from all over the data. Runs are cut where a minibatch ends.
         """
         n = self.X.shape[0]
         if batch_size >= n:
@@ -128,17 +129,27 @@ class ArraySource(_LocalSource):
             return
         n_runs = -(-n // _SHUFFLE_RUN)
         runs = rng.permutation(n_runs)
-        per_batch = -(-batch_size // _SHUFFLE_RUN)  # batches of whole runs, at least batch_size
         offsets = np.arange(_SHUFFLE_RUN)
+        per_batch = -(-batch_size // _SHUFFLE_RUN) + 1  # runs enough for one minibatch
+        pending = np.empty(0, dtype=np.int64)
         for i in range(0, n_runs, per_batch):
-            starts = np.sort(runs[i : i + per_batch]) * _SHUFFLE_RUN
-            idx = (starts[:, None] + offsets[None, :]).ravel()
-            idx = idx[idx < n]
-            yield self.X[idx], self._weights(idx)
+            idx = (runs[i : i + per_batch, None] * _SHUFFLE_RUN + offsets[None, :]).ravel()
+            pending = np.concatenate([pending, idx[idx < n]])
+            while pending.size >= batch_size:
+                rows, pending = np.sort(pending[:batch_size]), pending[batch_size:]
+                yield self.X[rows], self._weights(rows)
+        if pending.size:
+            rows = np.sort(pending)
+            yield self.X[rows], self._weights(rows)
 
     def subsample(self, n_rows, rng):
-        """At most ``n_rows`` rows drawn at random (all rows when there are fewer)."""
+        """At most ``n_rows`` rows that carry weight, drawn at random (all of them if fewer)."""
         n = self.X.shape[0]
+        if self._w is not None and not np.all(self._w > 0):
+            positive = np.flatnonzero(self._w > 0)
+            if positive.size > n_rows:
+                positive = np.sort(positive[rng.permutation(positive.size)[:n_rows]])
+            return np.asarray(self.X[positive]), self._w[positive]
         if n <= n_rows:
             return np.asarray(self.X), self.w
         # distinct random rows without a permutation of all n (which would cost 8 bytes a row)
@@ -197,9 +208,11 @@ class StreamSource(_LocalSource):
         return self.chunks(batch_size)
 
     def subsample(self, n_rows, rng):
-        """The first ``n_rows`` rows of the stream."""
+        """The first ``n_rows`` rows of the stream that carry weight."""
         xs, ws, count = [], [], 0
         for X, w in self.chunks():
+            keep = w > 0
+            X, w = X[keep], w[keep]
             xs.append(X[: n_rows - count])
             ws.append(w[: n_rows - count])
             count += xs[-1].shape[0]
@@ -230,7 +243,9 @@ class DaskSource:
 
         names = None
         if hasattr(X, "columns"):  # a dask DataFrame
-            names = [str(c) for c in X.columns]
+            # names only when every column label is a string, as scikit-learn does
+            if all(isinstance(c, str) for c in X.columns):
+                names = list(X.columns)
             X = X.to_dask_array(lengths=True)
         if X.ndim != 2:
             raise ValueError(f"Expected a 2D dask array, got {X.ndim} dimensions.")
@@ -270,9 +285,20 @@ class DaskSource:
         return merge_moments(self.map_chunks(_checked_moments, self.n_features))
 
     def subsample(self, n_rows, rng):
-        """The first ``n_rows`` rows (only they travel to the client)."""
-        n = min(n_rows, self.X.shape[0])
-        return np.asarray(self.X[:n].compute(), dtype=np.float64), np.asarray(self.w[:n].compute())
+        """The first ``n_rows`` rows that carry weight (only they travel to the client)."""
+        import dask
+
+        xs, ws, count = [], [], 0
+        for xb, wb in self._blocks:
+            X, w = dask.compute(xb, wb)
+            keep = np.asarray(w) > 0
+            X, w = np.asarray(X, dtype=np.float64)[keep], np.asarray(w, dtype=np.float64)[keep]
+            xs.append(X[: n_rows - count])
+            ws.append(w[: n_rows - count])
+            count += xs[-1].shape[0]
+            if count >= n_rows:
+                break
+        return np.concatenate(xs), np.concatenate(ws)
 
 
 def _checked_moments(X, w, n_features):
@@ -281,19 +307,26 @@ def _checked_moments(X, w, n_features):
     return partial_moments(X, w)
 
 
+def _is_batch(item):
+    """A 2-D array, or an ``(X, sample_weight)`` pair whose ``X`` is 2-D (not a row of numbers)."""
+    if hasattr(item, "ndim"):
+        return item.ndim == 2
+    if isinstance(item, tuple) and len(item) == 2:
+        first = item[0]
+        return getattr(first, "ndim", None) == 2 or (
+            isinstance(first, list) and bool(first) and isinstance(first[0], (list, tuple))
+        )
+    return False
+
+
 def is_stream(X):
     """True for inputs read as a stream of batches rather than as one array."""
     if sp.issparse(X) or is_dask(X):
         return False  # validated (and refused) as an array, or read as a dask source
     if isinstance(X, (np.ndarray, list, tuple)) or hasattr(X, "__array__"):
-        # a list of equal-length rows is an array; a list of 2-D arrays is a stream
-        if (
-            isinstance(X, list)
-            and X
-            and all(isinstance(b, tuple) or (hasattr(b, "ndim") and b.ndim == 2) for b in X)
-        ):
-            return True
-        return False
+        # a list of rows (lists, tuples or 1-D arrays of numbers) is an array; a list of 2-D
+        # arrays, or of (2-D array, weights) pairs, is a stream of batches
+        return isinstance(X, list) and bool(X) and all(_is_batch(b) for b in X)
     if hasattr(X, "as_numpy_iterator"):
         return True
     if callable(X):

@@ -151,3 +151,27 @@ def test_dask_fit_finds_the_number_of_clusters(client):
     gmm = VariationalGMM(n_components=10, random_state=0).fit(dX)
     assert gmm.n_effective_components_ == 3
     assert gmm.n_moves_["merges"] > 0
+
+
+def test_gradient_engine_runs_on_the_workers(client):
+    # the same Adam steps as on the list of the blocks: each minibatch's gradient is computed
+    # on the worker holding the block
+    X = np.random.RandomState(0).randn(600, 2)
+    kw = dict(n_components=2, inference="gradient", batch_size=200, random_state=0, max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = VariationalGMM(**kw).fit(da.from_array(X, chunks=(200, 2)))
+        b = VariationalGMM(**kw).fit([X[i : i + 200] for i in range(0, 600, 200)])
+    np.testing.assert_allclose(a.means_, b.means_, rtol=1e-10)
+
+
+def test_dask_dataframe_with_integer_column_labels_has_no_feature_names(client):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X = np.random.RandomState(0).randn(400, 2)
+    frame = dd.from_pandas(pd.DataFrame(X), npartitions=2)  # columns 0 and 1
+    gmm = VariationalGMM(n_components=2, random_state=0).fit(frame)
+    assert not hasattr(gmm, "feature_names_in_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "fitted with feature names" warning
+        gmm.predict(X)

@@ -72,7 +72,23 @@ def precision_cholesky_from_covariance(cov):
     return tf.linalg.matrix_transpose(tf.linalg.triangular_solve(cov_chol, eye, lower=True))
 
 
-_POSITIVE = tfb.Softplus(low=tf.constant(1e-6, DTYPE))
+def _component_means(nk, s1, beta0, beta):
+    """Each component's data mean ``s1 / nk`` (0 for an empty one) and ``beta0 nk / beta``.
+
+    The scatter of a Normal-Wishart (or Normal-Gamma) update is written as the scatter around
+    the component's own mean plus ``beta0 nk / beta (xbar - m0)(xbar - m0)^T``: no term grows with
+    the distance between the data and the prior mean only to cancel another, so a ``mean_prior``
+    far from the data gives a proper (prior-dominated) posterior, not NaN.
+    """
+    safe = tf.where(nk > 0.0, nk, tf.ones_like(nk))
+    xbar = tf.where((nk > 0.0)[:, None], s1 / safe[:, None], tf.zeros_like(s1))
+    return xbar, beta0 * nk / beta
+
+
+# variances of the gradient engine (frame units): a floor far below any variance a data column
+# can have in the frame (a constant column's prior variance is reg_covar, 1e-6)
+_VARIANCE_FLOOR = 1e-10
+_VARIANCE = tfb.Softplus(low=tf.constant(_VARIANCE_FLOOR, DTYPE))
 _TRIL = tfb.FillScaleTriL(diag_bijector=tfb.Softplus(low=tf.constant(1e-6, DTYPE)), diag_shift=None)
 
 
@@ -81,6 +97,9 @@ _TRIL = tfb.FillScaleTriL(diag_bijector=tfb.Softplus(low=tf.constant(1e-6, DTYPE
 # ------------------------------------------------------------------------------------------------
 class _Wishart:
     """Maths shared by the Normal-Wishart families ('full' and 'tied')."""
+
+    #: statistics moved by an over-relaxed step can leave a scatter matrix indefinite
+    needs_validity_check = True
 
     def log_det_cholesky(self, precisions_cholesky, n_features):
         """log |E[Lambda]| from the Cholesky factor of the expected precision."""
@@ -124,7 +143,12 @@ class _Wishart:
 
     def positive(self, covariances):
         """Whether every covariance is positive definite (checked without a failing Cholesky)."""
-        return tf.reduce_all(tf.linalg.eigvalsh(covariances) > 0.0)
+        finite = tf.math.is_finite(covariances)
+        safe = tf.where(finite, covariances, tf.zeros_like(covariances))  # eigvalsh needs finite
+        eig = tf.linalg.eigvalsh(safe)
+        # well inside the positive definite cone, so that the Cholesky factor certainly exists
+        conditioned = eig[..., 0] > 1e-12 * tf.maximum(eig[..., -1], 0.0)
+        return tf.reduce_all(finite) & tf.reduce_all(conditioned) & tf.reduce_all(eig > 0.0)
 
     def _t_from_cholesky(self, post, variance_factor, cov_chol):
         d = _d(tf.shape(post.means)[-1])
@@ -204,13 +228,15 @@ class Full(_Wishart, shapes.FullShapes):
         rz = tf.reshape(weighted_resp[:, :, None] * Z[:, None, :], [-1, n_comp * n_feat])
         return tf.reshape(tf.matmul(rz, Z, transpose_a=True), [n_comp, n_feat, n_feat])
 
-    def covariance_posterior(self, prior, reg, nk, s2, beta, means):
+    def covariance_posterior(self, prior, reg, nk, s1, s2, beta):
         m0, beta0 = prior.mean, prior.mean_precision
         dof = prior.degrees_of_freedom + nk
+        xbar, shrink = _component_means(nk, s1, beta0, beta)
+        d = xbar - m0[None]
         scatter = (
             s2
-            + beta0 * tf.tensordot(m0, m0, axes=0)[None]
-            - beta[:, None, None] * tf.einsum("kd,ke->kde", means, means)
+            - nk[:, None, None] * tf.einsum("kd,ke->kde", xbar, xbar)
+            + shrink[:, None, None] * tf.einsum("kd,ke->kde", d, d)
         )
         inv_scale = prior.covariance[None] + scatter + nk[:, None, None] * tf.linalg.diag(reg)[None]
         return dof, symmetrise(inv_scale / dof[:, None, None])
@@ -271,14 +297,14 @@ class Tied(_Wishart, shapes.TiedShapes):
     def second_moments(self, Z, weighted_resp, weights):
         return tf.matmul(Z * weights[:, None], Z, transpose_a=True)
 
-    def covariance_posterior(self, prior, reg, nk, s2, beta, means):
+    def covariance_posterior(self, prior, reg, nk, s1, s2, beta):
         m0, beta0 = prior.mean, prior.mean_precision
         n_total = tf.reduce_sum(nk)
         dof = (prior.degrees_of_freedom + n_total) * tf.ones_like(nk)
+        xbar, shrink = _component_means(nk, s1, beta0, beta)
+        d = xbar - m0[None]
         scatter = (
-            s2
-            + tf.reduce_sum(beta0 * tf.ones_like(nk)) * tf.tensordot(m0, m0, axes=0)
-            - tf.einsum("k,kd,ke->de", beta, means, means)
+            s2 - tf.einsum("k,kd,ke->de", nk, xbar, xbar) + tf.einsum("k,kd,ke->de", shrink, d, d)
         )
         inv_scale = prior.covariance + scatter + n_total * tf.linalg.diag(reg)
         return dof, symmetrise(inv_scale / dof[0])
@@ -321,6 +347,10 @@ class Tied(_Wishart, shapes.TiedShapes):
 class _Gamma:
     """Maths shared by the Normal-Gamma families ('diag' and 'spherical')."""
 
+    #: the within-component scatter is clamped at zero and the prior and ``reg_covar`` terms are
+    #: positive, so the variances are positive whenever the counts are
+    needs_validity_check = False
+
     def expected_log_det_precision(self, dof, precisions_cholesky, n_features):
         """``E log l = digamma(a) - log(a) + log E[l]`` with the family's Gamma shape ``a``."""
         d = _d(n_features)
@@ -351,7 +381,7 @@ class _Gamma:
         return shape, shape * var
 
     def constrain_covariance(self, theta_cov, n_features):
-        covariances = _POSITIVE.forward(theta_cov)
+        covariances = _VARIANCE.forward(theta_cov)
         return covariances, tf.math.rsqrt(covariances)
 
     def precision_cholesky(self, covariances):
@@ -361,7 +391,8 @@ class _Gamma:
         return tf.reduce_all(covariances > 0.0)
 
     def unconstrain_covariance(self, covariances):
-        return _POSITIVE.inverse(covariances)
+        # (a start at the floor would map to -inf)
+        return _VARIANCE.inverse(tf.maximum(covariances, 10.0 * _VARIANCE_FLOOR))
 
     def draws_to_component_precisions(self, lam, n_components):
         return lam
@@ -395,12 +426,12 @@ class Diag(_Gamma, shapes.DiagShapes):
     def second_moments(self, Z, weighted_resp, weights):
         return tf.matmul(weighted_resp, tf.square(Z), transpose_a=True)
 
-    def covariance_posterior(self, prior, reg, nk, s2, beta, means):
+    def covariance_posterior(self, prior, reg, nk, s1, s2, beta):
         m0, beta0 = prior.mean, prior.mean_precision
         dof = prior.degrees_of_freedom + nk
-        scatter = tf.maximum(
-            s2 + beta0 * tf.square(m0)[None] - beta[:, None] * tf.square(means), 0.0
-        )
+        xbar, shrink = _component_means(nk, s1, beta0, beta)
+        within = tf.maximum(s2 - nk[:, None] * tf.square(xbar), 0.0)
+        scatter = within + shrink[:, None] * tf.square(xbar - m0[None])
         return dof, (prior.covariance[None] + scatter + nk[:, None] * reg[None]) / dof[:, None]
 
     def _gamma_parameters(self, post, prior, n_features):
@@ -471,14 +502,13 @@ class Spherical(_Gamma, shapes.SphericalShapes):
             weighted_resp, tf.reduce_sum(tf.square(Z), axis=1), transpose_a=True
         )
 
-    def covariance_posterior(self, prior, reg, nk, s2, beta, means):
+    def covariance_posterior(self, prior, reg, nk, s1, s2, beta):
         m0, beta0 = prior.mean, prior.mean_precision
-        d = _d(tf.shape(means)[-1])
+        d = _d(tf.shape(s1)[-1])
         dof = prior.degrees_of_freedom + nk
-        scatter = tf.maximum(
-            s2 + beta0 * tf.reduce_sum(tf.square(m0)) - beta * tf.reduce_sum(tf.square(means), 1),
-            0.0,
-        )
+        xbar, shrink = _component_means(nk, s1, beta0, beta)
+        within = tf.maximum(s2 - nk * tf.reduce_sum(tf.square(xbar), 1), 0.0)
+        scatter = within + shrink * tf.reduce_sum(tf.square(xbar - m0[None]), 1)
         return dof, (prior.covariance + scatter / d + nk * tf.reduce_mean(reg)) / dof
 
     def _gamma_parameters(self, post, prior, n_features):

@@ -179,6 +179,23 @@ def gradient_functions(config: Config, independent: bool) -> GradientFunctions:
     return _CACHE[key]
 
 
+def gradient_chunk(X, w, config, independent, theta, frame, prior, reg, total, runner=None):
+    """Loss and gradients of one minibatch, wherever its rows are: ``(loss, grads, weight)``.
+
+    (``runner`` is accepted for the data-source protocol; the gradient engine runs its traced
+    function in the process that holds the rows.)
+    """
+    w = np.asarray(w, dtype=np.float64)
+    wsum = float(w.sum())
+    if wsum <= 0:
+        return 0.0, None, 0.0
+    gfn = gradient_functions(config, independent)
+    loss, grads = gfn.loss_and_grad(
+        np.asarray(X, dtype=np.float64), w, Theta(*theta), frame, prior, reg, total
+    )
+    return float(loss), [np.asarray(g) for g in grads], wsum
+
+
 def run_gradient(source, n_samples, config, prior, options, state, rng):
     """Adam on the minibatch ELBO from the initial state; returns a :class:`FitResult`.
 
@@ -217,13 +234,13 @@ def run_gradient(source, n_samples, config, prior, options, state, rng):
     start = time.perf_counter()
     for _ in range(options.max_iter):
         losses, weights = [], []
-        for xb, wb in source.minibatches(batch, rng):
-            wb = np.asarray(wb, dtype=np.float64)
-            if wb.sum() <= 0:
-                continue
-            loss, grads = gfn.loss_and_grad(
-                np.asarray(xb, dtype=np.float64), wb, Theta(*theta), frame, prior, reg, total
+        for batch_rows in source.minibatches(batch, rng):
+            # the per-row work runs where the rows are (a dask worker for a dask block)
+            loss, grads, wsum = source.apply(
+                gradient_chunk, batch_rows, config, independent, theta, frame, prior, reg, total
             )
+            if wsum <= 0:
+                continue
             step += 1
             for i, g in enumerate(grads):
                 g = np.asarray(g)
@@ -241,7 +258,7 @@ def run_gradient(source, n_samples, config, prior, options, state, rng):
             for i in range(len(theta)):
                 average[i] = AVERAGING * average[i] + (1 - AVERAGING) * theta[i]
             losses.append(float(loss))
-            weights.append(wb.sum())
+            weights.append(wsum)
         elbo = -float(np.average(losses, weights=weights))
         lower_bounds.append(elbo)
         if options.verbose and len(lower_bounds) % options.verbose_interval == 0:

@@ -114,7 +114,7 @@ def posterior_from_stats(prior, reg, stats, fam, wp):
     beta = beta0 + nk
     means = (beta0 * prior.mean[None] + s1) / beta[:, None]
     weight_concentration = wp.posterior_concentration(prior.weight_concentration, nk)
-    dof, covariances = fam.covariance_posterior(prior, reg, nk, s2, beta, means)
+    dof, covariances = fam.covariance_posterior(prior, reg, nk, s1, s2, beta)
     prec_chol = fam.precision_cholesky(covariances)
     return Posterior(weight_concentration, beta, means, dof, covariances, prec_chol)
 
@@ -127,7 +127,7 @@ def valid_posterior(prior, reg, stats, fam):
     nk, s1, s2 = stats
     beta = prior.mean_precision + nk
     means = (prior.mean_precision * prior.mean[None] + s1) / beta[:, None]
-    dof, covariances = fam.covariance_posterior(prior, reg, nk, s2, beta, means)
+    dof, covariances = fam.covariance_posterior(prior, reg, nk, s1, s2, beta)
     finite = tf.reduce_all(tf.math.is_finite(covariances)) & tf.reduce_all(tf.math.is_finite(means))
     return finite & tf.reduce_all(nk >= 0.0) & tf.reduce_all(dof > 0.0) & fam.positive(covariances)
 

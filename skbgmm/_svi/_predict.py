@@ -7,6 +7,7 @@ attributes) and returns NumPy arrays; the maths is in :mod:`skbgmm._svi._model` 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import logsumexp
 
 from . import _model
 from ._functions import functions
@@ -29,10 +30,38 @@ def _post_tensors(post: Posterior) -> Posterior:
     return Posterior(*(tf.constant(v) for v in _post64(post)))
 
 
-def _chunked(fn, X, rows, *args):
-    outs = [
-        fn(np.asarray(X[s : s + rows], dtype=np.float64), *args) for s in range(0, X.shape[0], rows)
-    ]
+#: rows farther than this many standard deviations from every component cannot be scored in
+#: float64 (their squared distances overflow): a clear error instead of NaN
+FAR = 1e100
+
+
+def _centre(post: Posterior, config: Config):
+    """A centre and spread for the rows: prediction works on ``x - centre`` in float64.
+
+    The predictive laws are translation invariant, so subtracting one point from the rows and
+    the means changes nothing but the rounding: data far from the origin keep their digits.
+    """
+    from ._family_shapes import covariance_shapes
+
+    centre = np.asarray(post.means).mean(axis=0)
+    var = covariance_shapes(config.covariance_type).diagonal_variances(
+        post.covariances, *post.means.shape
+    )
+    spread = np.sqrt(np.max(var, axis=0))
+    reach = np.max(np.abs(np.asarray(post.means) - centre), axis=0)
+    return centre, spread + reach
+
+
+def _chunked(fn, X, rows, centre, spread, *args):
+    outs = []
+    for s in range(0, X.shape[0], rows):
+        Xc = np.asarray(X[s : s + rows], dtype=np.float64) - centre
+        if np.any(np.abs(Xc) > FAR * spread):
+            raise ValueError(
+                "X holds values more than 1e100 standard deviations from every component; "
+                "they cannot be scored in float64."
+            )
+        outs.append(fn(Xc, *args))
     if isinstance(outs[0], tuple):
         return tuple(np.concatenate([np.asarray(o[i]) for o in outs]) for i in range(len(outs[0])))
     return np.concatenate([np.asarray(o) for o in outs])
@@ -42,7 +71,12 @@ def log_resp(X, config: Config, post: Posterior):
     """Log responsibilities (n, K) and log normalisers (n,) of the rows of X."""
     post = _post64(post)
     rows = chunk_rows(*post.means.shape)
-    return _chunked(functions(config).log_resp, X, rows, post)
+    centre, spread = _centre(post, config)
+    post = post._replace(means=post.means - centre)
+    log_r, log_norm = _chunked(functions(config).log_resp, X, rows, centre, spread, post)
+    # normalised again: for rows very far away the per-component terms are so large that the
+    # traced log-sum-exp loses the log(K) that normalises them
+    return log_r - logsumexp(log_r, axis=1, keepdims=True), log_norm
 
 
 def log_predictive_density(X, config: Config, post: Posterior, weights):
@@ -50,7 +84,9 @@ def log_predictive_density(X, config: Config, post: Posterior, weights):
     post = _post64(post)
     rows = chunk_rows(*post.means.shape)
     log_w = np.log(np.asarray(weights, dtype=np.float64))
-    return _chunked(functions(config).log_density, X, rows, post, log_w)
+    centre, spread = _centre(post, config)
+    post = post._replace(means=post.means - centre)
+    return _chunked(functions(config).log_density, X, rows, centre, spread, post, log_w)
 
 
 def sample_predictive(config: Config, post: Posterior, counts, seed):

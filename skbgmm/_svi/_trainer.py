@@ -149,7 +149,14 @@ def chunk_step(X, w, config, frame, prior, reg_covar, stats, single, plan=NO_MOV
     """
     fns = functions(config)
     step = fns.step32 if single else fns.step
-    X = np.asarray(X, dtype=np.float32 if single else np.float64)
+    if single:
+        # float32 per-row work: the frame's shift is subtracted in float64 first, so data far
+        # from the origin (a Unix timestamp, an offset of 1e9) keep their digits
+        X = (np.asarray(X, dtype=np.float64) - frame.shift).astype(np.float32)
+        prior = prior._replace(mean=prior.mean - frame.shift)
+        frame = Frame(np.zeros_like(frame.shift), frame.scale)
+    else:
+        X = np.asarray(X, dtype=np.float64)
     w = _as_f64(w)
     pairs = np.asarray(plan.pairs, dtype=np.int32).reshape(-1, 2)
     b, local, kl, terms = (runner or _run_here)(
@@ -321,16 +328,12 @@ class _Overrelaxation:
         return target, True
 
     def _valid(self, stats):
-        # checked without a failing Cholesky factorisation (which would log an error)
-        if not bool(self.fns.valid(self.frame, self.prior, self.reg, stats)):
+        if np.any(stats.nk < 0):
             return False
-        from ._tf import tf
-
-        try:
-            post = self.fns.posterior(self.frame, self.prior, self.reg, stats)
-        except tf.errors.InvalidArgumentError:
-            return False
-        return all(np.all(np.isfinite(np.asarray(v))) for v in post)
+        if not self.fns.fam.needs_validity_check:
+            return True  # (Gamma families: positive whenever the counts are)
+        # one traced check, without a failing Cholesky factorisation (which would log an error)
+        return bool(self.fns.valid(self.frame, self.prior, self.reg, stats))
 
 
 class _Moves:
