@@ -118,7 +118,16 @@ def save(model, path):
                 "n_steps": int(state.n_steps),
                 "total_samples": float(state.total_samples),
                 "memo": state.memo is not None,
+                "pending": state.pending is not None,
             }
+            if state.pending is not None:
+                pending = state.pending
+                arrays["state/pending/X"] = np.asarray(pending.X, dtype=np.float64)
+                arrays["state/pending/w"] = np.asarray(pending.w, dtype=np.float64)
+                for field, value in zip(("nk", "s1", "s2"), pending.stats):
+                    arrays[f"state/pending/stats/{field}"] = np.asarray(value, dtype=np.float64)
+                arrays["state/pending/memo/entropy"] = np.asarray(pending.memo.entropy)
+                arrays["state/pending/memo/pair_entropy"] = np.asarray(pending.memo.pair_entropy)
             for field, value in zip(("nk", "s1", "s2"), state.stats):
                 arrays[f"state/stats/{field}"] = np.asarray(value, dtype=np.float64)
             arrays["state/frame/shift"] = np.asarray(state.frame.shift, dtype=np.float64)
@@ -227,7 +236,7 @@ def _build(header, r):
 
     from ._estimator import VariationalGMM
     from ._svi._family_shapes import COVARIANCE_SHAPES, WEIGHT_SHAPES
-    from ._svi._records import Config, Frame, Memo, State, Stats
+    from ._svi._records import Config, Frame, Memo, Pending, State, Stats
 
     params = dict(header.get("params") or {})
     rs = params.get("random_state")
@@ -373,6 +382,24 @@ def _build(header, r):
                 r.array("state/memo/entropy", (k,)),
                 r.array("state/memo/pair_entropy", (k, k)),
             )
+        pending = None
+        if state.get("pending"):
+            rows = r.array("state/pending/X")
+            if rows.ndim != 2 or rows.shape[1] != n_features:
+                r.fail("'state/pending/X' has the wrong shape")
+            pending = Pending(
+                rows,
+                r.array("state/pending/w", (rows.shape[0],), nonnegative=True),
+                Stats(
+                    r.array("state/pending/stats/nk", (k,)),
+                    r.array("state/pending/stats/s1", (k, n_features)),
+                    r.array("state/pending/stats/s2", s2_shape),
+                ),
+                Memo(
+                    r.array("state/pending/memo/entropy", (k,)),
+                    r.array("state/pending/memo/pair_entropy", (k, k)),
+                ),
+            )
         total = state.get("total_samples")
         n_steps = state.get("n_steps")
         if not (
@@ -382,5 +409,5 @@ def _build(header, r):
             and n_steps >= 0
         ):
             r.fail("bad trainer state counters")
-        model._state = State(stats, frame, int(n_steps), float(total), memo)
+        model._state = State(stats, frame, int(n_steps), float(total), memo, pending)
     return model

@@ -11,6 +11,8 @@ The data-source protocol, which is all the trainer knows of the data:
 - ``map_chunks(func, *args, rows=None)``: ``[func(X, w, *args) for each chunk]``, run wherever the
   chunk lives; ``apply(func, batch, *args)``: the same on one minibatch;
 - ``moments()``: the weighted mean and covariance in one pass;
+- ``like(X, w)``: a source of the same kind over some rows in memory (``partial_fit``'s
+  streaming births re-absorb rows they held back);
 - ``local``: a capability flag, True when the rows are read in this process (so a
   ``tf.distribute`` strategy may share each step's rows out across its replicas), False when
   the work runs elsewhere (dask workers).
@@ -85,6 +87,10 @@ class _LocalSource:
     def moments(self):
         """Weighted moments of the data in one pass."""
         return data_moments(self.chunks())
+
+    def like(self, X, sample_weight):
+        """A source of the same kind over the rows ``X`` (already validated, in memory)."""
+        return ArraySource(X, sample_weight)
 
 
 class ArraySource(_LocalSource):

@@ -135,3 +135,27 @@ def test_streamed_clusters_arriving_in_turn_get_their_own_components():
     assert gmm.n_effective_components_ == 3
     order = np.lexsort(gmm.means_[:3].T[::-1])
     np.testing.assert_allclose(gmm.means_[:3][order], [[0, 0], [0, 8], [8, 0]], atol=0.2)
+
+
+def test_a_late_cluster_in_batches_of_five_rows_gets_its_own_component(tmp_path):
+    # births need about ten unexplained rows: rows that no component explains are absorbed
+    # provisionally and remembered across batches until there are enough of them
+    import skbgmm
+
+    rng = np.random.RandomState(0)
+    A, B, C = rng.randn(1000, 2), rng.randn(1000, 2) + [8, 0], rng.randn(1000, 2) + [0, 8]
+    gmm = VariationalGMM(n_components=10, random_state=0).partial_fit(A[:100])
+    for X in (A[100:], B, C[:500]):
+        for i in range(0, X.shape[0], 5):
+            gmm.partial_fit(X[i : i + 5])
+    # a model file keeps the rows still pending: the copy continues exactly as the original
+    skbgmm.save(gmm, tmp_path / "m.npz")
+    copy = skbgmm.load(tmp_path / "m.npz")
+    for model in (gmm, copy):
+        for i in range(500, 1000, 5):
+            model.partial_fit(C[i : i + 5])
+    np.testing.assert_array_equal(copy.means_, gmm.means_)
+    assert gmm.n_effective_components_ == 3
+    order = np.lexsort(gmm.means_[:3].T[::-1])
+    np.testing.assert_allclose(gmm.means_[:3][order], [[0, 0], [0, 8], [8, 0]], atol=0.25)
+    assert gmm.n_samples_seen_ == 3000

@@ -36,6 +36,9 @@ class ReplicatedSource:
     def __getattr__(self, name):  # chunks, minibatches, subsample, moments, X, w
         return getattr(self.source, name)
 
+    def like(self, X, sample_weight):
+        return ReplicatedSource(self.source.like(X, sample_weight), self.strategy)
+
     def map_chunks(self, func, *args, rows=None):
         return [func(X, w, *args, runner=self._replicated) for X, w in self.source.chunks(rows)]
 

@@ -92,6 +92,20 @@ class Memo(NamedTuple):
     pair_entropy: np.ndarray  # (K, K), symmetric
 
 
+class Pending(NamedTuple):
+    """Rows of a stream that no component explained, absorbed provisionally (``partial_fit``).
+
+    Their statistics and entropy terms are in the state's, and are kept here as well, so that
+    once enough such rows have arrived (a cluster that appears late, a few rows at a time) they
+    can be taken back out and given to a new component.
+    """
+
+    X: np.ndarray  # (m, D) rows
+    w: np.ndarray  # (m,) their weights
+    stats: Stats  # what they added to the state's statistics
+    memo: Memo  # what they added to the state's entropy terms
+
+
 class State(NamedTuple):
     """Everything needed to continue a fit (``warm_start``, ``partial_fit``)."""
 
@@ -100,6 +114,7 @@ class State(NamedTuple):
     n_steps: int
     total_samples: float
     memo: Memo | None = None
+    pending: Pending | None = None
 
 
 class MoveCounts(NamedTuple):

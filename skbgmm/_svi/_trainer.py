@@ -39,6 +39,7 @@ from ._records import (
     Memo,
     MoveCounts,
     Options,
+    Pending,
     Prior,
     State,
     Stats,
@@ -733,11 +734,42 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
     streaming = seen is not None
     memo = (state.memo or empty_memo(stats.nk.shape[0])) if streaming else None
     moves = _Moves(fns, config, state.frame, prior, reg, options.moves and streaming, True)
+    pending = state.pending if streaming else None
+    far_source = None
     if streaming and seen > 0:
-        stats, seed, n_births, dropped = _births(fns, source, config, prior, reg, state, rng)
-        if dropped is not None:  # the re-seeded components' own (negligible) rows are gone
+        spare, used = _spare_and_used(stats)
+        X, w = (np.concatenate(parts) for parts in zip(*source.chunks()))
+        X, w = np.asarray(X, dtype=np.float64), _as_f64(w)
+        far = (
+            _far(fns, X, w, state.frame, prior, reg, stats, used)
+            if spare.size and used.size
+            else np.zeros(X.shape[0], dtype=bool)
+        )
+        Xf, wf = X[far], w[far]
+        if pending is not None:
+            Xf, wf = np.r_[pending.X, Xf], np.r_[pending.w, wf]
+        if far.any() and spare.size and _enough_for_birth(wf.sum(), X.shape[1]):
+            if pending is not None:
+                # the pending rows come back out of the state, to be absorbed again below
+                stats = shapes.add(stats, pending.stats, sign=-1.0)
+                stats = stats._replace(nk=np.maximum(stats.nk, 0.0))
+                memo = Memo(
+                    memo.entropy - pending.memo.entropy,
+                    memo.pair_entropy - pending.memo.pair_entropy,
+                )
+                seen -= float(pending.w.sum())
+                X, w = np.r_[X, pending.X], np.r_[w, pending.w]
+                source = source.like(X, w)
+                pending = None
+            stats, seed, n_births, dropped = _births(
+                fns, Xf, wf, config, prior, reg, state._replace(stats=stats), rng
+            )
             keep = ~dropped
             memo = Memo(memo.entropy * keep, memo.pair_entropy * np.outer(keep, keep))
+        elif far.any():
+            # too few to found a component yet: the explained rows are absorbed now, the
+            # others in a step of their own whose terms are remembered as pending
+            source, far_source = source.like(X[~far], w[~far]), source.like(X[far], w[far])
     stats, n_steps, elbo, absorbed, memo = _svi_steps(
         config,
         source,
@@ -753,10 +785,46 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
         memo=memo,
         moves=moves,
     )
+    if far_source is not None:
+        before_stats, before_memo = stats, memo
+        stats, n_steps, _, far_weight, memo = _svi_steps(
+            config,
+            far_source,
+            far_source.minibatches(batch_size, rng),
+            state.frame,
+            prior,
+            reg,
+            stats,
+            n_steps,
+            state.total_samples,
+            options,
+            seen=seen + absorbed,
+            memo=memo,
+            moves=moves,
+        )
+        absorbed += far_weight
+        added = Pending(
+            X[far],
+            w[far],
+            shapes.add(stats, before_stats, sign=-1.0),
+            Memo(memo.entropy - before_memo.entropy, memo.pair_entropy - before_memo.pair_entropy),
+        )
+        if pending is not None:
+            added = Pending(
+                np.r_[pending.X, added.X],
+                np.r_[pending.w, added.w],
+                shapes.add(pending.stats, added.stats),
+                Memo(
+                    pending.memo.entropy + added.memo.entropy,
+                    pending.memo.pair_entropy + added.memo.pair_entropy,
+                ),
+            )
+        pending = added if added.X.shape[0] <= MAX_PENDING else None
     if seed is not None:
         # the seeds only guided this batch's responsibilities; the batch itself is now absorbed
         stats = shapes.add(stats, seed, sign=-1.0)
         stats = stats._replace(nk=np.maximum(stats.nk, 0.0))
+    decision = None
     if moves.enabled:
         # streaming merges: the exact test on everything absorbed so far (memoized terms)
         plan = moves.plan(stats)
@@ -769,12 +837,17 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
                 0.0,
             )
             decision = moves.decide(known, stats, terms)
-            if decision is not None:
-                stats, memo = decision.stats, memo_after(memo, decision)
-    order = np.argsort(-stats.nk, kind="stable")
-    stats, memo = shapes.reorder(stats, order), memo_reorder(memo, order)
+    if decision is not None:
+        stats, memo = decision.stats, memo_after(memo, decision)
+    else:
+        order = np.argsort(-stats.nk, kind="stable")
+        decision = Decision(shapes.reorder(stats, order), [], -1, order)
+        stats, memo = decision.stats, memo_reorder(memo, order)
+    pending = _pending_after(pending, decision, shapes)
     total = seen + absorbed if streaming else state.total_samples
-    state = state._replace(stats=stats, n_steps=n_steps, total_samples=total, memo=memo)
+    state = state._replace(
+        stats=stats, n_steps=n_steps, total_samples=total, memo=memo, pending=pending
+    )
     posterior = to_numpy(fns.posterior(state.frame, prior, reg, stats))
     return posterior, state, elbo, n_births, moves.n_merges
 
@@ -814,32 +887,42 @@ _BIRTH_QUANTILE = 0.999
 _MIN_BIRTH_POINTS = 10
 
 
-def _births(fns, source, config, prior, reg, state, rng):
-    """Seed spare components on the points of the batch that no component explains.
+def _spare_and_used(stats):
+    """Components free to be re-seeded, and the others (whose rows explain the data).
 
-    Returns ``(stats with the seeds, the seeds alone, number of births)``: the seeds are the
-    statistics of the unexplained points assigned by k-means to the spare components, whose own
-    (negligible) statistics are dropped.
+    Spare: less than ``SPARE_WEIGHT`` of the weight and fewer rows than a birth gives a new
+    component, so a component born a moment ago from a late cluster's first rows is kept.
     """
+    share = stats.nk / max(stats.nk.sum(), np.finfo(float).tiny)
+    spare = (share < SPARE_WEIGHT) & (stats.nk < _MIN_BIRTH_POINTS)
+    return np.flatnonzero(spare), np.flatnonzero(~spare)
+
+
+def _far(fns, X, w, frame, prior, reg, stats, used):
+    """Rows beyond the chi-square 99.9% distance of every component in ``used``."""
     from scipy.stats import chi2
+
+    dist = np.asarray(fns.distances(X, frame, prior, reg, stats))[:, used].min(axis=1)
+    return (dist > chi2.ppf(_BIRTH_QUANTILE, X.shape[1])) & (w > 0)
+
+
+def _enough_for_birth(weight, n_features):
+    return weight >= max(_MIN_BIRTH_POINTS, n_features + 1)
+
+
+def _births(fns, Xf, wf, config, prior, reg, state, rng):
+    """Seed spare components on rows ``Xf`` (weights ``wf``) that no component explains.
+
+    Returns ``(stats with the seeds, the seeds alone, number of births, dropped)``: the seeds are
+    the statistics of the rows assigned by k-means to spare components, whose own (negligible)
+    statistics are dropped (``dropped`` marks them).
+    """
     from sklearn.cluster import KMeans
 
     stats = state.stats
-    share = stats.nk / max(stats.nk.sum(), np.finfo(float).tiny)
-    spare = np.flatnonzero(share < SPARE_WEIGHT)
-    used = np.flatnonzero(share >= SPARE_WEIGHT)
-    if spare.size == 0 or used.size == 0:
-        return stats, None, 0, None
-    X, w = (np.concatenate(parts) for parts in zip(*source.chunks()))
-    X, w = np.asarray(X, dtype=np.float64), _as_f64(w)
-    dist = np.asarray(fns.distances(X, state.frame, prior, reg, stats))[:, used].min(axis=1)
-    far = (dist > chi2.ppf(_BIRTH_QUANTILE, X.shape[1])) & (w > 0)
-    n_far = int(far.sum())
-    Xf, wf = X[far], w[far]
-    weight_far = float(wf.sum())  # sample weight, so that weights count like repeated rows
-    if n_far == 0 or weight_far < max(_MIN_BIRTH_POINTS, X.shape[1] + 1):
-        return stats, None, 0, None
-    n_new = int(min(spare.size, n_far, max(1, weight_far // (5 * (X.shape[1] + 1)))))
+    spare, _ = _spare_and_used(stats)
+    n_far = Xf.shape[0]
+    n_new = int(min(spare.size, n_far, max(1, wf.sum() // (5 * (Xf.shape[1] + 1)))))
     order = np.lexsort(Xf.T[::-1])  # row order must not matter (as in the initialisation)
     Xf, wf = Xf[order], wf[order]
     labels = KMeans(n_clusters=n_new, n_init=1, random_state=rng).fit(Xf, sample_weight=wf).labels_
@@ -850,6 +933,21 @@ def _births(fns, source, config, prior, reg, state, rng):
     drop[spare[:n_new]] = True
     shapes = covariance_shapes(config.covariance_type)
     return shapes.add(shapes.drop(stats, drop), seed), seed, n_new, drop
+
+
+#: rows of a stream held as pending (re-assignable); beyond it they are simply kept absorbed
+MAX_PENDING = 2000
+
+
+def _pending_after(pending, decision, shapes):
+    """Pending rows' terms follow the components through merges and the final sort."""
+    if pending is None:
+        return None
+    stats = pending.stats
+    for i, j in decision.merges:
+        stats = shapes.merge(stats, i, j)
+    stats = shapes.reorder(stats, decision.order)
+    return pending._replace(stats=stats, memo=memo_after(pending.memo, decision))
 
 
 def initialise_only(source, n_samples, config, prior, options, state, rng) -> FitResult:
