@@ -7,6 +7,7 @@ inside the methods that need it) with NumPy arrays and the records of :mod:`skbg
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -886,6 +887,31 @@ default='dirichlet_process'
         check_is_fitted(self)
         return validate_data(self, X, dtype=_dtypes(X), reset=False)
 
+    def _dask_blocks(self, X, method):
+        """``method`` on every block of a dask array, as a dask array (computed on the workers).
+
+        The estimator goes to the workers as plain data; each block is a NumPy array there.
+        """
+        check_is_fitted(self)
+        if hasattr(X, "columns"):  # a dask DataFrame
+            X = X.to_dask_array(lengths=True)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has shape {X.shape}, but VariationalGMM is expecting (n_samples, "
+                f"{self.n_features_in_})."
+            )
+        X = X.rechunk({1: -1})
+        fitted = self
+
+        def block(b):
+            return getattr(fitted, method)(b)
+
+        if method == "predict_proba":
+            k = self.means_.shape[0]
+            return X.map_blocks(block, dtype=np.float64, chunks=(X.chunks[0], (k,)))
+        dtype = np.int64 if method == "predict" else np.float64
+        return X.map_blocks(block, dtype=dtype, drop_axis=1)
+
     def _log_resp(self, X):
         X = self._check_X(X)
         return _predictor().log_resp(X, self._fit_config, self._posterior())[0]
@@ -901,8 +927,11 @@ default='dirichlet_process'
         Returns
         -------
         resp : ndarray of shape (n_samples, n_components)
-            The variational responsibilities; each row sums to one.
+            The variational responsibilities; each row sums to one. For a dask array, a dask
+            array computed block by block on the workers.
         """
+        if is_dask(X):
+            return self._dask_blocks(X, "predict_proba")
         return np.exp(self._log_resp(X))
 
     def predict(self, X):
@@ -916,8 +945,10 @@ default='dirichlet_process'
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Component labels.
+            Component labels (for a dask array, a dask array computed on the workers).
         """
+        if is_dask(X):
+            return self._dask_blocks(X, "predict")
         return self._log_resp(X).argmax(axis=1)
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -952,8 +983,10 @@ default='dirichlet_process'
         log_density : ndarray of shape (n_samples,)
             ``log p(x | training data)`` under the posterior predictive mixture of Student-t
             densities; unlike :class:`~sklearn.mixture.BayesianGaussianMixture` it integrates
-            to one.
+            to one. For a dask array, a dask array computed block by block on the workers.
         """
+        if is_dask(X):
+            return self._dask_blocks(X, "score_samples")
         X = self._check_X(X)
         return _predictor().log_predictive_density(
             X, self._fit_config, self._posterior(), self.weights_
@@ -974,7 +1007,7 @@ default='dirichlet_process'
         score : float
             The mean of :meth:`score_samples` over the rows of X.
         """
-        return float(self.score_samples(X).mean())
+        return float(np.asarray(self.score_samples(X).mean()))
 
     def sample(self, n_samples=1):
         """Draw samples from the posterior predictive density.
@@ -1078,6 +1111,44 @@ default='dirichlet_process'
         """
         check_is_fitted(self)
         return _predictor().posterior_distributions(self._fit_config, self._posterior())
+
+    def predictive_distribution(self):
+        """The fitted posterior predictive density as one TensorFlow Probability distribution.
+
+        A :class:`~tfp.distributions.MixtureSameFamily` of Student-t laws with the mixing
+        weights ``weights_``, for use inside TensorFlow code (a Keras loss, a
+        ``tf.function``): its ``log_prob`` equals :meth:`score_samples` and its ``sample`` draws
+        from the law :meth:`sample` draws from. Built on demand from the NumPy attributes.
+
+        Returns
+        -------
+        distribution : tfp.distributions.MixtureSameFamily
+            Event shape ``(n_features,)``, float64.
+        """
+        check_is_fitted(self)
+        return _predictor().predictive_distribution(
+            self._fit_config, self._posterior(), self.weights_
+        )
+
+    def export_saved_model(self, path):
+        """Save the fitted model as a TensorFlow SavedModel for serving.
+
+        The SavedModel holds the posterior as constants and has the signatures
+        ``score_samples``, ``predict_proba`` and ``predict`` (and ``serving_default`` =
+        ``score_samples``), each taking a float64 tensor ``X`` of shape ``(n, n_features)``.
+        ``tf.saved_model.load(path)`` gives the same numbers as this estimator in a process
+        that never imports skbgmm (TensorFlow Serving, a Keras model, another language's
+        TensorFlow bindings). Rows are not validated there.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The folder to write.
+        """
+        check_is_fitted(self)
+        _predictor().export_saved_model(
+            self._fit_config, self._posterior(), self.weights_, os.fspath(path)
+        )
 
     def sample_posterior(self, n_samples=1, random_state=None):
         """Draw mixture parameters from the variational posterior.

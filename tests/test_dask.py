@@ -175,3 +175,18 @@ def test_dask_dataframe_with_integer_column_labels_has_no_feature_names(client):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "fitted with feature names" warning
         gmm.predict(X)
+
+
+def test_predictions_on_dask_arrays_run_on_the_workers(client, data):
+    gmm = VariationalGMM(n_components=4, random_state=0).fit(data)
+    dX = da.from_array(data, chunks=(3000, 3))
+    labels = gmm.predict(dX)
+    proba = gmm.predict_proba(dX)
+    log_density = gmm.score_samples(dX)
+    assert isinstance(labels, da.Array) and isinstance(proba, da.Array)
+    np.testing.assert_array_equal(labels.compute(), gmm.predict(data))
+    np.testing.assert_allclose(proba.compute(), gmm.predict_proba(data), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(log_density.compute(), gmm.score_samples(data), rtol=1e-12)
+    np.testing.assert_allclose(gmm.score(dX), gmm.score(data), rtol=1e-12)
+    with pytest.raises(ValueError, match="expecting"):
+        gmm.predict(da.from_array(data[:, :2], chunks=(3000, 2)))

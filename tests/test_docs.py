@@ -27,6 +27,8 @@ PUBLIC = [
     "skbgmm.VariationalGMM.summary",
     "skbgmm.VariationalGMM.posterior_distributions",
     "skbgmm.VariationalGMM.sample_posterior",
+    "skbgmm.VariationalGMM.predictive_distribution",
+    "skbgmm.VariationalGMM.export_saved_model",
     "skbgmm.select_n_components",
     "skbgmm.save",
     "skbgmm.load",

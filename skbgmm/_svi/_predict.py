@@ -138,3 +138,59 @@ def sample_posterior(config: Config, post: Posterior, n_samples: int, seed):
         _post_tensors(post), fam, wp, int(n_samples), tf.constant(seed, tf.int32)
     )
     return tuple(np.asarray(o) for o in out)
+
+
+def predictive_distribution(config: Config, post: Posterior, weights):
+    """The posterior predictive as one TFP distribution: a mixture of the Student-t laws."""
+    fam, _ = _model.families(config)
+    components = _model.predictive_components(_post_tensors(post), fam)
+    mixture = tfp.distributions.Categorical(probs=tf.constant(np.asarray(weights, np.float64)))
+    return tfp.distributions.MixtureSameFamily(mixture, components)
+
+
+def export_saved_model(config: Config, post: Posterior, weights, path):
+    """Write a TensorFlow SavedModel with ``score_samples``, ``predict_proba`` and ``predict``.
+
+    The posterior is stored as constants and the functions are traced from the same model maths
+    as the estimator's, so ``tf.saved_model.load(path)`` in a process that never imports skbgmm
+    gives the same numbers (rows are centred in float64 as the estimator does).
+    """
+    fam, wp = _model.families(config)
+    post = _post64(post)
+    centre, _ = _centre(post, config)
+    centred = post._replace(means=post.means - centre)
+    n_features = post.means.shape[1]
+
+    class GMMServing(tf.Module):
+        def __init__(self):
+            super().__init__(name="skbgmm_variational_gmm")
+            self.post = Posterior(*(tf.constant(v) for v in centred))
+            self.centre = tf.constant(centre)
+            self.log_weights = tf.constant(np.log(np.asarray(weights, dtype=np.float64)))
+
+        def _log_resp(self, X):
+            log_r, _ = _model.log_resp(X - self.centre[None], self.post, fam, wp)
+            return log_r - tf.reduce_logsumexp(log_r, axis=1, keepdims=True)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, n_features], tf.float64, name="X")])
+        def score_samples(self, X):
+            return _model.predictive_log_density(
+                X - self.centre[None], self.post, self.log_weights, fam
+            )
+
+        @tf.function(input_signature=[tf.TensorSpec([None, n_features], tf.float64, name="X")])
+        def predict_proba(self, X):
+            return tf.exp(self._log_resp(X))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, n_features], tf.float64, name="X")])
+        def predict(self, X):
+            return tf.argmax(self._log_resp(X), axis=1)
+
+    module = GMMServing()
+    signatures = {
+        "score_samples": module.score_samples,
+        "predict_proba": module.predict_proba,
+        "predict": module.predict,
+        "serving_default": module.score_samples,
+    }
+    tf.saved_model.save(module, path, signatures=signatures)
