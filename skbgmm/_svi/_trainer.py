@@ -108,13 +108,18 @@ def memo_after(memo: Memo, decision: Decision) -> Memo:
     return Memo(h[order], pair[np.ix_(order, order)])
 
 
-def _memo_add(memo: Memo, plan: MovePlan, terms: MoveTerms) -> Memo:
+def _memo_with_step(memo: Memo, plan: MovePlan, terms: MoveTerms) -> Memo:
     pair = memo.pair_entropy.copy()
     if plan.pairs.size:
         i, j = plan.pairs[:, 0], plan.pairs[:, 1]
         pair[i, j] += terms.pair_entropy
         pair[j, i] += terms.pair_entropy
     return Memo(memo.entropy + terms.entropy, pair)
+
+
+def memo_add(a: Memo, b: Memo, sign: float = 1.0) -> Memo:
+    """``a + sign * b``: entropy terms of disjoint sets of rows add, like their statistics."""
+    return Memo(a.entropy + sign * b.entropy, a.pair_entropy + sign * b.pair_entropy)
 
 
 def memo_reorder(memo: Memo | None, order) -> Memo | None:
@@ -246,7 +251,7 @@ def _svi_steps(
             chunk_step, batch, config, frame, prior, reg_covar, stats, True, plan or NO_MOVES
         )
         if track:
-            memo = _memo_add(memo, plan or NO_MOVES, terms)
+            memo = _memo_with_step(memo, plan or NO_MOVES, terms)
         if progress is not None:
             progress.advance(n_rows)
         if wsum <= 0:
@@ -753,10 +758,7 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
                 # the pending rows come back out of the state, to be absorbed again below
                 stats = shapes.add(stats, pending.stats, sign=-1.0)
                 stats = stats._replace(nk=np.maximum(stats.nk, 0.0))
-                memo = Memo(
-                    memo.entropy - pending.memo.entropy,
-                    memo.pair_entropy - pending.memo.pair_entropy,
-                )
+                memo = memo_add(memo, pending.memo, sign=-1.0)
                 seen -= float(pending.w.sum())
                 X, w = np.r_[X, pending.X], np.r_[w, pending.w]
                 source = source.like(X, w)
@@ -770,27 +772,12 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
             # too few to found a component yet: the explained rows are absorbed now, the
             # others in a step of their own whose terms are remembered as pending
             source, far_source = source.like(X[~far], w[~far]), source.like(X[far], w[far])
-    stats, n_steps, elbo, absorbed, memo = _svi_steps(
-        config,
-        source,
-        source.minibatches(batch_size, rng),
-        state.frame,
-        prior,
-        reg,
-        stats,
-        state.n_steps,
-        state.total_samples,
-        options,
-        seen=seen,
-        memo=memo,
-        moves=moves,
-    )
-    if far_source is not None:
-        before_stats, before_memo = stats, memo
-        stats, n_steps, _, far_weight, memo = _svi_steps(
+
+    def steps(rows, stats, n_steps, seen, memo):
+        return _svi_steps(
             config,
-            far_source,
-            far_source.minibatches(batch_size, rng),
+            rows,
+            rows.minibatches(batch_size, rng),
             state.frame,
             prior,
             reg,
@@ -798,26 +785,30 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
             n_steps,
             state.total_samples,
             options,
-            seen=seen + absorbed,
+            seen=seen,
             memo=memo,
             moves=moves,
+        )
+
+    stats, n_steps, elbo, absorbed, memo = steps(source, stats, state.n_steps, seen, memo)
+    if far_source is not None:
+        before_stats, before_memo = stats, memo
+        stats, n_steps, _, far_weight, memo = steps(
+            far_source, stats, n_steps, None if seen is None else seen + absorbed, memo
         )
         absorbed += far_weight
         added = Pending(
             X[far],
             w[far],
             shapes.add(stats, before_stats, sign=-1.0),
-            Memo(memo.entropy - before_memo.entropy, memo.pair_entropy - before_memo.pair_entropy),
+            memo_add(memo, before_memo, sign=-1.0),
         )
         if pending is not None:
             added = Pending(
                 np.r_[pending.X, added.X],
                 np.r_[pending.w, added.w],
                 shapes.add(pending.stats, added.stats),
-                Memo(
-                    pending.memo.entropy + added.memo.entropy,
-                    pending.memo.pair_entropy + added.memo.pair_entropy,
-                ),
+                memo_add(pending.memo, added.memo),
             )
         pending = added if added.X.shape[0] <= MAX_PENDING else None
     if seed is not None:
