@@ -189,8 +189,9 @@ default='dirichlet_process'
         given to the others, is accepted only when the exact evidence lower bound rises, so the
         fit escapes the optima where one cluster is split between several components and the
         Dirichlet process finds the number of clusters. When no one-pass move helps at a fixed
-        point, the closest pair of components is merged and refined by a few passes, and kept
-        only if the ELBO beats the fixed point's. ``'auto'`` turns them on for the Dirichlet
+        point, the closest pair of components is merged, or the largest component is split in
+        two by 2-means when a spare component is free, and refined by a few passes; either is
+        kept only if the ELBO beats the fixed point's. ``'auto'`` turns them on for the Dirichlet
         process and off for the Dirichlet distribution (a model of ``n_components``
         components, kept step for step identical to scikit-learn's coordinate ascent).
         ``False`` gives scikit-learn's coordinate-ascent path for either prior. The gradient
@@ -257,8 +258,9 @@ default='dirichlet_process'
         out sorted by decreasing weight, so these are the first ones.
     n_moves_ : dict
         The moves accepted by the best initialisation: ``{'merges': int, 'deletes': int,
-        'trial_passes': int}``, the last being the full passes spent refining trial merges
-        (counted against ``max_iter``, not in ``n_iter_``).
+        'trial_passes': int, 'births': int}``; ``trial_passes`` are the full passes spent
+        refining trial merges and splits (counted against ``max_iter``, not in ``n_iter_``),
+        ``births`` the components split in two.
     n_steps_ : int
         The number of minibatch steps taken so far (natural-gradient steps, or Adam steps with
         ``inference='gradient'``); full-data passes are not counted.
@@ -835,7 +837,9 @@ default='dirichlet_process'
         self.lower_bound_ = float(elbo)
         self.lower_bounds_ = np.append(getattr(self, "lower_bounds_", np.empty(0)), elbo)
         self.n_iter_ = getattr(self, "n_iter_", 0) + 1
-        moves = dict(getattr(self, "n_moves_", {"merges": 0, "deletes": 0, "trial_passes": 0}))
+        moves = dict(
+            getattr(self, "n_moves_", {"merges": 0, "deletes": 0, "trial_passes": 0, "births": 0})
+        )
         if first and streaming:
             moves = res.n_moves._asdict()
         else:

@@ -356,7 +356,9 @@ def _build(header, r):
     moves = header.get("n_moves") or {}
     if not all(isinstance(v, int) and v >= 0 for v in moves.values()):
         r.fail("bad 'n_moves_'")
-    model.n_moves_ = {key: int(moves.get(key, 0)) for key in ("merges", "deletes", "trial_passes")}
+    model.n_moves_ = {
+        key: int(moves.get(key, 0)) for key in ("merges", "deletes", "trial_passes", "births")
+    }
     model._fit_config = config
 
     state = header.get("state")

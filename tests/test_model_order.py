@@ -71,7 +71,7 @@ def test_moves_off_is_coordinate_ascent_and_on_beats_it(recipe):
         off = VariationalGMM(n_components=10, random_state=0, moves=False, max_iter=100)
         off.fit(recipe)
     on = VariationalGMM(n_components=10, random_state=0, max_iter=100).fit(recipe)
-    assert off.n_moves_ == {"merges": 0, "deletes": 0, "trial_passes": 0}
+    assert off.n_moves_ == {"merges": 0, "deletes": 0, "trial_passes": 0, "births": 0}
     # in 100 passes coordinate ascent alone still keeps a cluster split in two; the moves
     # reach three components, at a higher ELBO, long before
     assert off.n_effective_components_ > 3 and on.n_effective_components_ == 3
@@ -159,3 +159,17 @@ def test_a_late_cluster_in_batches_of_five_rows_gets_its_own_component(tmp_path)
     order = np.lexsort(gmm.means_[:3].T[::-1])
     np.testing.assert_allclose(gmm.means_[:3][order], [[0, 0], [0, 8], [8, 0]], atol=0.25)
     assert gmm.n_samples_seen_ == 3000
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_a_component_covering_two_clusters_is_split(seed):
+    # random_from_data starts two of the four components in one cluster: coordinate ascent
+    # leaves one component over two clusters (weight 0.5); a refined split (birth) fixes it
+    X, y = make_blobs(3000, 2, centers=[[0, 0], [6, 0], [0, 6], [6, 6]], random_state=0)
+    kw = dict(n_components=4, random_state=seed, init_params="random_from_data")
+    off = VariationalGMM(moves=False, **kw).fit(X)
+    assert off.n_effective_components_ == 3
+    gmm = VariationalGMM(**kw).fit(X)
+    assert gmm.n_moves_["births"] >= 1
+    assert gmm.n_effective_components_ == 4 and gmm.lower_bound_ > off.lower_bound_
+    np.testing.assert_allclose(np.sort(gmm.weights_), 0.25, atol=0.02)

@@ -122,7 +122,8 @@ class MoveCounts(NamedTuple):
 
     merges: int = 0
     deletes: int = 0
-    trial_passes: int = 0  # full passes spent refining trial merges (accepted or not)
+    trial_passes: int = 0  # full passes spent refining trial merges and splits
+    births: int = 0  # components split in two (fit)
 
 
 class FitResult(NamedTuple):

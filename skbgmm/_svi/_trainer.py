@@ -375,6 +375,8 @@ class _Moves:
         self.margin = 1e-7 if single else 1e-11
         self.n_merges = 0
         self.n_deletes = 0
+        self.n_births = 0
+        self.failed_births = 0  # reset when any move is accepted
         self.last_ranked = None  # the last round's merge candidates, best one-pass ELBO first
         self.last_gains = None
         self.failed_trials = 0
@@ -391,6 +393,67 @@ class _Moves:
         if len(lower_bounds) < self.EVERY:
             return False
         return (elbo - lower_bounds[-self.EVERY]) / self.EVERY < self.SLOW_GAIN
+
+    BIRTH_ROWS = 4096  # rows of a subsample that a split is computed on
+    BIRTH_GIVE_UP = 2  # passes after which a split still behind the fixed point is abandoned
+
+    def refined_birth(self, source, target, elbo, budget, refine_pass, rng):
+        """At a fixed point with a spare component: split the largest one in two, refine, test.
+
+        Coordinate ascent cannot separate two clusters that one component covers; merges only
+        join. The largest component's rows (from a subsample, by responsibility) are split by
+        2-means into it and a spare component, the statistics scaled to the component's count;
+        the split is refined by plain passes and kept only if the ELBO beats the fixed
+        point's. A split still behind after ``BIRTH_GIVE_UP`` passes is abandoned, so a fit
+        that is already right pays two passes. One trial per fixed point.
+        Returns ``(statistics, ELBO)`` or None.
+        """
+        from sklearn.cluster import KMeans
+
+        if not self.enabled or self.failed_births >= 1 or budget <= self.REFINE:
+            return None
+        weight = target.nk.sum()
+        share = target.nk / weight
+        spare = np.flatnonzero(share < SPARE_WEIGHT)
+        if spare.size == 0:
+            return None
+        k = int(np.argmax(target.nk))
+        X, w = source.subsample(self.BIRTH_ROWS, rng)
+        X, w = np.asarray(X, dtype=np.float64), np.asarray(w, dtype=np.float64)
+        post = to_numpy(self.fns.posterior(self.frame, self.prior, self.reg, target))
+        resp = np.exp(np.asarray(self.fns.log_resp(X, post)[0]))
+        mine = (resp[:, k] > 0.5) & (w > 0)
+        n_features = X.shape[1]
+        if mine.sum() < 4 * (n_features + 1):
+            return None
+        Xk, wk = X[mine], w[mine]
+        order = np.lexsort(Xk.T[::-1])  # row order must not matter
+        Xk, wk = Xk[order], wk[order]
+        labels = KMeans(n_clusters=2, n_init=1, random_state=rng).fit(Xk, sample_weight=wk).labels_
+        if min(np.bincount(labels, minlength=2)) < n_features + 1:
+            return None
+        j = int(spare[0])
+        one_hot = np.zeros((Xk.shape[0], target.nk.shape[0]))
+        one_hot[np.arange(Xk.shape[0]), np.where(labels == 0, k, j)] = 1.0
+        split = to_numpy(self.fns.batch_stats(Xk, wk, one_hot, self.frame))
+        split = self.shapes.scale(split, target.nk[k] / wk.sum())
+        both = np.zeros(target.nk.shape[0], dtype=bool)
+        both[[k, j]] = True
+        stats = self.shapes.drop(target, both)
+        if self.shapes.shared:  # the shared second moments are all rows' whichever component
+            split = split._replace(s2=np.zeros_like(split.s2))
+        stats = self.shapes.add(stats, split)
+        value = -np.inf
+        for n_pass in range(self.REFINE):
+            stats, value = refine_pass(stats)
+            if n_pass + 1 >= self.BIRTH_GIVE_UP and value < elbo:
+                break
+        if value > elbo + self.margin * (abs(elbo) + 1.0):
+            self.n_births += 1
+            self.failed_trials = 0
+            return stats, value
+        self.failed_births += 1
+        return None
 
     def refined_merge(self, plan, target, elbo, budget, refine_pass, periodic=False):
         """At a fixed point where no one-pass move helps: merge the closest pair, refine, test.
@@ -428,7 +491,7 @@ class _Moves:
                 stats, value = refine_pass(stats)
             if value > elbo + self.margin * (abs(elbo) + 1.0):
                 self.n_merges += 1
-                self.failed_trials = 0
+                self.failed_trials = self.failed_births = 0
                 return stats, value
             self.failed_trials += 1
         return None
@@ -490,7 +553,7 @@ class _Moves:
             return None
         if plan.delete >= 0 and best == len(merges):
             self.n_deletes += 1
-            self.failed_trials = 0
+            self.failed_trials = self.failed_births = 0
             return self._decision(terms.deleted, [], plan.delete)
         # the best merge, then every other disjoint merge that raises the ELBO further
         order = [m for m in np.argsort(-gains[: len(merges)], kind="stable") if gains[m] > margin]
@@ -512,7 +575,7 @@ class _Moves:
                 used.update((i, j))
                 accepted.append((i, j))
         self.n_merges += len(accepted)
-        self.failed_trials = 0
+        self.failed_trials = self.failed_births = 0
         return self._decision(current, accepted, -1)
 
     def _decision(self, stats, merges, deleted):
@@ -659,11 +722,13 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                     budget = options.max_iter - passes() - (1 if single else 0)
                     trial = moves.refined_merge(plan, target, elbo, budget, refine_pass)
                     if trial is None:
+                        trial = moves.refined_birth(source, target, elbo, budget, refine_pass, rng)
+                    if trial is None:
                         converged = True
                         stats = relax.plain  # the plain coordinate-ascent update of the point
                         break
                     stats, trial_elbo = trial
-                    report(trial_elbo, "full, refined merge accepted", settled)
+                    report(trial_elbo, "full, refined move accepted", settled)
                     relax.restart(stats)
                     settled.reset()
                     continue
@@ -705,7 +770,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
         lower_bounds=np.asarray(lower_bounds, dtype=np.float64),
         n_iter=len(lower_bounds),
         converged=converged,
-        n_moves=MoveCounts(moves.n_merges, moves.n_deletes, trial_passes[0]),
+        n_moves=MoveCounts(moves.n_merges, moves.n_deletes, trial_passes[0], moves.n_births),
     )
 
 
