@@ -14,8 +14,7 @@ import time
 
 import matplotlib.pyplot as plt
 
-from skbgmm import VariationalGMM
-from skbgmm._data import make_recipe_data
+from skbgmm import VariationalGMM, make_recipe_data
 from skbgmm.plotting import plot_density, plot_mean_posterior, plot_std_posterior
 
 X, y = make_recipe_data(3000)
@@ -33,6 +32,7 @@ print(gmm.summary())
 fig, ax = plt.subplots(figsize=(6, 5))
 plot_density(gmm, X, ax=ax)
 ax.set_title("posterior predictive density")
+fig.tight_layout()
 
 # %%
 # The posterior of the standard deviations of the first component, and the joint posterior of

@@ -12,6 +12,7 @@ __all__ = [
     "VariationalGMM",
     "__version__",
     "load",
+    "make_recipe_data",
     "save",
     "select_n_components",
 ]
@@ -27,6 +28,10 @@ def __getattr__(name):
         from . import _selection
 
         return getattr(_selection, name)
+    if name == "make_recipe_data":
+        from ._data import make_recipe_data
+
+        return make_recipe_data
     if name in ("save", "load"):
         from . import _io
 

@@ -11,7 +11,23 @@ def make_recipe_data(n_samples=3000, random_state=12345, dtype=np.float64):
     """The reference recipe's data: three unit-variance 2-D clusters of equal size.
 
     Cluster centres are (2, 0), (-2, -4) and (-2, 4); rows come grouped by cluster, as in the
-    recipe. Returns ``(X, y)``.
+    recipe. ``skbgmm demo`` fits them.
+
+    Parameters
+    ----------
+    n_samples : int, default=3000
+        The number of points.
+    random_state : int, default=12345
+        Seed of the draw.
+    dtype : numpy dtype, default=numpy.float64
+        The dtype of ``X``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+        The points.
+    y : ndarray of shape (n_samples,)
+        The cluster of each point (0, 1 or 2).
     """
     rng = np.random.RandomState(random_state)
     X = rng.randn(n_samples, 2)

@@ -31,6 +31,7 @@ PUBLIC = [
     "skbgmm.VariationalGMM.export_saved_model",
     "skbgmm.select_n_components",
     "skbgmm.save",
+    "skbgmm.make_recipe_data",
     "skbgmm.load",
     "skbgmm.metrics.plugin_log_likelihood",
     "skbgmm.plotting.plot_density",
