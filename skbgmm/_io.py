@@ -288,9 +288,7 @@ def _build(header, r):
     k = model.n_components
     if n_features < 1:
         r.fail(f"bad n_features_in_ {n_features}")
-    cov_shape = {3: (k, n_features, n_features), 2: (k, n_features), 1: (k,)}[shapes.cov_rank]
-    if shapes.shared:
-        cov_shape = (n_features, n_features)
+    cov_shape = shapes.covariance_shape(k, n_features)
     model.means_ = r.array("attr/means_", (k, n_features))
     model.mean_prior_ = r.array("attr/mean_prior_", (n_features,))
     model.covariances_ = r.array("attr/covariances_", cov_shape)
@@ -307,8 +305,9 @@ def _build(header, r):
     model.lower_bounds_ = r.array("attr/lower_bounds_")
     if model.lower_bounds_.ndim != 1:
         r.fail("'lower_bounds_' must be one-dimensional")
-    prior_shape = {2: (n_features, n_features), 1: (n_features,), 0: ()}[shapes.prior_rank]
-    model.covariance_prior_ = shapes.prior_attribute(r.array("attr/covariance_prior_", prior_shape))
+    model.covariance_prior_ = shapes.prior_attribute(
+        r.array("attr/covariance_prior_", shapes.prior_shape(n_features))
+    )
     for name in ("weight_concentration_prior_", "mean_precision_prior_"):
         if not getattr(model, name) > 0:
             r.fail(f"'{name}' must be positive")
@@ -366,9 +365,7 @@ def _build(header, r):
     if state is not None:
         if not isinstance(state, dict):
             r.fail("bad trainer state")
-        s2_shape = {3: (k, n_features, n_features), 2: (k, n_features), 1: (k,)}[shapes.s2_rank]
-        if shapes.shared:
-            s2_shape = (n_features, n_features)
+        s2_shape = shapes.statistic_shape(k, n_features)
         stats = Stats(
             r.array("state/stats/nk", (k,), nonnegative=True),
             r.array("state/stats/s1", (k, n_features)),

@@ -51,6 +51,27 @@ class CovarianceShapes:
         """``precisions_`` from ``precisions_cholesky_`` (``U U^T``, or the square)."""
         return np.asarray(precisions_cholesky) ** 2
 
+    def _shape(self, rank, n_components, n_features):
+        if self.shared and rank == 2:  # one (D, D) matrix for all components
+            return (n_features, n_features)
+        return {
+            3: (n_components, n_features, n_features),
+            2: (n_components, n_features),
+            1: (n_components,),
+        }[rank]
+
+    def covariance_shape(self, n_components, n_features):
+        """The shape of ``covariances_``, ``precisions_`` and ``precisions_cholesky_``."""
+        return self._shape(self.cov_rank, n_components, n_features)
+
+    def statistic_shape(self, n_components, n_features):
+        """The shape of the second-moment statistic ``s2``."""
+        return self._shape(self.s2_rank, n_components, n_features)
+
+    def prior_shape(self, n_features):
+        """The shape of ``covariance_prior_``."""
+        return {2: (n_features, n_features), 1: (n_features,), 0: ()}[self.prior_rank]
+
     # -- priors ----------------------------------------------------------------------------------
     def default_covariance_prior(self, covariance, reg_covar):
         """BayesianGaussianMixture's prior from the data's covariance, plus ``reg_covar``."""

@@ -11,7 +11,7 @@ from scipy.special import logsumexp
 
 from . import _model
 from ._functions import functions
-from ._records import Config, Posterior
+from ._records import Config, Posterior, float64
 from ._tf import tf, tfp
 
 _CHUNK_ELEMENTS = 1 << 21  # rows * n_components * n_features per chunk
@@ -22,12 +22,8 @@ def chunk_rows(n_components: int, n_features: int) -> int:
     return int(max(256, _CHUNK_ELEMENTS // max(1, n_components * n_features)))
 
 
-def _post64(post: Posterior) -> Posterior:
-    return Posterior(*(np.asarray(v, dtype=np.float64) for v in post))
-
-
 def _post_tensors(post: Posterior) -> Posterior:
-    return Posterior(*(tf.constant(v) for v in _post64(post)))
+    return Posterior(*(tf.constant(v) for v in float64(post)))
 
 
 #: rows farther than this many standard deviations from every component cannot be scored in
@@ -69,7 +65,7 @@ def _chunked(fn, X, rows, centre, spread, *args):
 
 def log_resp(X, config: Config, post: Posterior):
     """Log responsibilities (n, K) and log normalisers (n,) of the rows of X."""
-    post = _post64(post)
+    post = float64(post)
     rows = chunk_rows(*post.means.shape)
     centre, spread = _centre(post, config)
     post = post._replace(means=post.means - centre)
@@ -81,7 +77,7 @@ def log_resp(X, config: Config, post: Posterior):
 
 def log_predictive_density(X, config: Config, post: Posterior, weights):
     """Log posterior predictive density of the rows of X, shape (n,); ``weights`` = ``weights_``."""
-    post = _post64(post)
+    post = float64(post)
     rows = chunk_rows(*post.means.shape)
     log_w = np.log(np.asarray(weights, dtype=np.float64))
     centre, spread = _centre(post, config)
@@ -156,7 +152,7 @@ def export_saved_model(config: Config, post: Posterior, weights, path):
     gives the same numbers (rows are centred in float64 as the estimator does).
     """
     fam, wp = _model.families(config)
-    post = _post64(post)
+    post = float64(post)
     centre, _ = _centre(post, config)
     centred = post._replace(means=post.means - centre)
     n_features = post.means.shape[1]

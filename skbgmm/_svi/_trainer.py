@@ -93,8 +93,10 @@ class Decision(NamedTuple):
     order: np.ndarray  # the sort applied after the moves
 
 
-def memo_after(memo: Memo, decision: Decision) -> Memo:
+def memo_after(memo: Memo | None, decision: Decision) -> Memo | None:
     """The entropy terms of a state after accepted moves (lower bounds where unknown)."""
+    if memo is None:
+        return None
     h = memo.entropy.copy()
     pair = memo.pair_entropy.copy()
     for i, j in decision.merges:
@@ -104,8 +106,7 @@ def memo_after(memo: Memo, decision: Decision) -> Memo:
     if decision.deleted >= 0:  # (not used by streaming: deletes need the rows)
         h[:] = 0.0
         pair[:] = 0.0
-    order = decision.order
-    return Memo(h[order], pair[np.ix_(order, order)])
+    return memo_reorder(Memo(h, pair), decision.order)
 
 
 def _memo_with_step(memo: Memo, plan: MovePlan, terms: MoveTerms) -> Memo:
@@ -527,7 +528,7 @@ class _Moves:
         return np.asarray(self.fns.memo_elbo(self.frame, self.prior, self.reg, batched, entropy))
 
     def _sorted(self, stats):
-        return self.shapes.reorder(stats, np.argsort(-stats.nk, kind="stable"))
+        return self.shapes.reorder(stats, size_order(stats))
 
     def decide(self, plan, target, terms):
         """The accepted :class:`Decision` (statistics sorted by size), or None if none is better."""
@@ -556,7 +557,7 @@ class _Moves:
             self.failed_trials = self.failed_births = 0
             return self._decision(terms.deleted, [], plan.delete)
         # the best merge, then every other disjoint merge that raises the ELBO further
-        order = [m for m in np.argsort(-gains[: len(merges)], kind="stable") if gains[m] > margin]
+        order = [m for m in self.last_ranked if gains[m] > margin]
         used = set()
         current, current_h, current_value = target, total_h, base
         accepted = []
@@ -579,7 +580,7 @@ class _Moves:
         return self._decision(current, accepted, -1)
 
     def _decision(self, stats, merges, deleted):
-        order = np.argsort(-stats.nk, kind="stable")
+        order = size_order(stats)
         return Decision(self.shapes.reorder(stats, order), merges, deleted, order)
 
 
@@ -755,7 +756,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     if last_pass is not None and stats is last_pass[0]:
         memo = memo._replace(entropy=last_pass[1].entropy)
     # a deterministic order for the result: components sorted by decreasing size
-    order = np.argsort(-stats.nk, kind="stable")
+    order = size_order(stats)
     stats = covariance_shapes(config.covariance_type).reorder(stats, order)
     posterior = to_numpy(fns.posterior(frame, prior, reg, stats))
     return FitResult(
@@ -893,12 +894,9 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
                 0.0,
             )
             decision = moves.decide(known, stats, terms)
-    if decision is not None:
-        stats, memo = decision.stats, memo_after(memo, decision)
-    else:
-        order = np.argsort(-stats.nk, kind="stable")
-        decision = Decision(shapes.reorder(stats, order), [], -1, order)
-        stats, memo = decision.stats, memo_reorder(memo, order)
+    if decision is None:  # no move: only the sort
+        decision = moves._decision(stats, [], -1)
+    stats, memo = decision.stats, memo_after(memo, decision)
     pending = _pending_after(pending, decision, shapes)
     total = seen + absorbed if streaming else state.total_samples
     state = state._replace(
@@ -931,7 +929,7 @@ def memoize(source, config, prior, options, state):
     )
     pair = np.zeros((n_components, n_components))
     pair[pairs[:, 0], pairs[:, 1]] = pair[pairs[:, 1], pairs[:, 0]] = terms.pair_entropy
-    order = np.argsort(-target.nk, kind="stable")
+    order = size_order(target)
     stats = covariance_shapes(config.covariance_type).reorder(target, order)
     memo = memo_reorder(Memo(terms.entropy, pair), order)
     state = state._replace(stats=stats, memo=memo)
@@ -1016,10 +1014,14 @@ def initialise_only(source, n_samples, config, prior, options, state, rng) -> Fi
     return FitResult(post, state, np.empty(0), 0, False)
 
 
-def order_by_weight(stats: Stats, config: Config) -> Stats:
-    """Components sorted by decreasing soft count (a stable sort): a deterministic order.
+def size_order(stats: Stats) -> np.ndarray:
+    """Components by decreasing soft count (a stable sort): the deterministic order of results.
 
     For the Dirichlet process this is also the stick order that the prior favours.
     """
-    order = np.argsort(-stats.nk, kind="stable")
-    return covariance_shapes(config.covariance_type).reorder(stats, order)
+    return np.argsort(-stats.nk, kind="stable")
+
+
+def order_by_weight(stats: Stats, config: Config) -> Stats:
+    """Statistics with the components in :func:`size_order`."""
+    return covariance_shapes(config.covariance_type).reorder(stats, size_order(stats))
