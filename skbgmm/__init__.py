@@ -8,6 +8,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ComponentSelection",
+    "ConditionalPredictive",
+    "GMMImputer",
+    "GMMRegressor",
     "PosteriorSummary",
     "VariationalGMM",
     "__version__",
@@ -36,6 +39,14 @@ def __getattr__(name):
         from . import _io
 
         return getattr(_io, name)
+    if name in ("GMMImputer", "GMMRegressor"):
+        from . import _impute
+
+        return getattr(_impute, name)
+    if name == "ConditionalPredictive":
+        from ._conditional import ConditionalPredictive
+
+        return ConditionalPredictive
     if name == "PosteriorSummary":
         from ._summary import PosteriorSummary
 

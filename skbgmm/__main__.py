@@ -203,6 +203,8 @@ def read_data(path):
 def _read_csv(path):
     """Rows of a CSV file; a first row of names only is a header (an Excel BOM is not a cell).
 
+    An empty cell (or NA, NaN, null, ...) is a missing entry: NaN.
+
     A first column that pandas' ``DataFrame.to_csv`` writes by default (an unnamed header
     cell over the row numbers 0, 1, 2, ...) is an index, not a feature, and is dropped.
     """
@@ -221,8 +223,8 @@ def _read_csv(path):
     first = [_is_float(c) for c in rows[0]]
     if not any(first):
         names, rows = [c.strip() for c in rows[0]], rows[1:]
-    elif not all(first):
-        bad = next(c for c in rows[0] if not _is_float(c))
+    elif not all(f or _is_missing(c) for f, c in zip(first, rows[0])):
+        bad = next(c for c in rows[0] if not (_is_float(c) or _is_missing(c)))
         raise UserError(
             f"{path}: row 1 mixes numbers and text (cell {bad!r}): a header row must hold "
             "only names, and a data row only numbers"
@@ -235,15 +237,23 @@ def _read_csv(path):
         if len(row) != width:
             raise UserError(f"{path}: row {i + 1} has {len(row)} columns, expected {width}")
         try:
-            values.append([float(c) for c in row])
+            values.append([np.nan if _is_missing(c) else float(c) for c in row])
         except ValueError:
-            bad = next(c for c in row if not _is_float(c))
+            bad = next(c for c in row if not (_is_float(c) or _is_missing(c)))
             raise UserError(f"{path}: non-numeric cell {bad!r} in data row {i + 1}") from None
     X = np.asarray(values, dtype=float)
     if names is not None and names[0] == "" and X.shape[1] > 1:
         if np.array_equal(X[:, 0], np.arange(X.shape[0])):
             X, names = X[:, 1:], names[1:]
     return X, names
+
+
+#: cells that mark a missing entry (pandas' defaults, less the ambiguous ones)
+_MISSING_CELLS = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "#n/a"})
+
+
+def _is_missing(text):
+    return text.strip().lower() in _MISSING_CELLS
 
 
 def _is_float(text):

@@ -15,12 +15,13 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._priors import make_frame, resolve_prior
 from ._sources import ArraySource, DaskSource, StreamSource, is_dask, is_stream
 from ._summary import PosteriorSummary
 from ._svi._family_shapes import covariance_shapes, weight_shapes
+from ._svi._patterns import filled
 from ._svi._records import (
     COVARIANCE_TYPES,
     WEIGHT_PRIOR_TYPES,
@@ -509,6 +510,11 @@ default='dirichlet_process'
         k = self.n_components
         Xs, ws = source.subsample(_INIT_SUBSAMPLE, rng)
         Xs = np.asarray(Xs, dtype=np.float64)
+        if np.isnan(Xs).any():
+            # missing entries: rows with none observed carry no weight; the initial clustering
+            # sees the others with their missing entries at the column means
+            ws = np.where(np.isnan(Xs).all(axis=1), 0.0, ws)
+            Xs = filled(Xs, np.nanmean(Xs, axis=0))
         n_weighted = int(np.sum(ws > 0))
         if n_weighted < k:
             raise ValueError(
@@ -605,7 +611,7 @@ default='dirichlet_process'
                 )
             n_features = None if reset else self.n_features_in_
             return StreamSource(X, n_features), True
-        X = validate_data(self, X, dtype=_dtypes(X), ensure_min_samples=2, reset=reset)
+        X = validate_data(self, X, dtype=_dtypes(X), ensure_all_finite="allow-nan", ensure_min_samples=2, reset=reset)
         w = self._check_sample_weight(sample_weight, X.shape[0])
         return ArraySource(X, w), False
 
@@ -779,11 +785,11 @@ default='dirichlet_process'
         first = not hasattr(self, "_state")
         if not first:
             config = self._check_continuation("partial_fit")
-            X = validate_data(self, X, dtype=_dtypes(X), reset=False)
+            X = validate_data(self, X, dtype=_dtypes(X), ensure_all_finite="allow-nan", reset=False)
             w = self._check_sample_weight(sample_weight, X.shape[0])
         else:
             config = self._config()
-            X = validate_data(self, X, dtype=_dtypes(X), ensure_min_samples=2, reset=True)
+            X = validate_data(self, X, dtype=_dtypes(X), ensure_all_finite="allow-nan", ensure_min_samples=2, reset=True)
             w = self._check_sample_weight(sample_weight, X.shape[0])
             if X.shape[0] < self.n_components:
                 raise ValueError(
@@ -889,7 +895,7 @@ default='dirichlet_process'
     # ------------------------------------------------------------------------------------------
     def _check_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=_dtypes(X), reset=False)
+        return validate_data(self, X, dtype=_dtypes(X), ensure_all_finite="allow-nan", reset=False)
 
     def _dask_blocks(self, X, method):
         """``method`` on every block of a dask array, as a dask array (computed on the workers).
@@ -1012,6 +1018,153 @@ default='dirichlet_process'
             The mean of :meth:`score_samples` over the rows of X.
         """
         return float(np.asarray(self.score_samples(X).mean()))
+
+    # ------------------------------------------------------------------------------------------
+    # Partially observed rows: conditioning and imputation
+    # ------------------------------------------------------------------------------------------
+    def _given_features(self, given):
+        """Indices of ``given`` (feature indices, feature names or a boolean mask), checked."""
+        n_features = self.n_features_in_
+        if given is None:
+            raise ValueError("given must name the given features (indices or names), got None.")
+        arr = np.asarray(given)
+        if arr.ndim == 0:
+            arr = arr[None]
+        if arr.ndim != 1:
+            raise ValueError(f"given must be one-dimensional, got shape {arr.shape}.")
+        if arr.dtype.kind == "b":
+            if arr.shape[0] != n_features:
+                raise ValueError(
+                    f"a boolean mask for given needs n_features_in_ = {n_features} entries, got "
+                    f"{arr.shape[0]}."
+                )
+            idx = np.flatnonzero(arr)
+        elif arr.dtype.kind in "iu":
+            idx = arr.astype(np.intp)
+            if np.any(idx < -n_features) or np.any(idx >= n_features):
+                raise ValueError(
+                    f"given holds feature indices out of range for {n_features} features: "
+                    f"{arr.tolist()}."
+                )
+            idx = np.where(idx < 0, idx + n_features, idx)
+        elif arr.dtype.kind in "OUS":
+            names = getattr(self, "feature_names_in_", None)
+            if names is None:
+                raise ValueError(
+                    "given holds feature names, but the model was fitted without feature names: "
+                    "give feature indices."
+                )
+            lookup = {str(n): i for i, n in enumerate(names)}
+            unknown = [str(g) for g in arr if str(g) not in lookup]
+            if unknown:
+                raise ValueError(f"given names features not seen during fit: {unknown}.")
+            idx = np.asarray([lookup[str(g)] for g in arr], dtype=np.intp)
+        else:
+            raise TypeError(f"given must hold feature indices or names, got dtype {arr.dtype}.")
+        if np.unique(idx).size != idx.size:
+            raise ValueError(f"given names a feature twice: {arr.tolist()}.")
+        if idx.size >= n_features:
+            raise ValueError(
+                "given names every feature: nothing is left to condition (at least one feature "
+                "must not be given)."
+            )
+        return idx
+
+    def condition(self, X, given):
+        """The posterior predictive of the other features given the features ``given``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, len(given))
+            Values of the given features, in the order of ``given``. A missing value (NaN) is
+            integrated out: that row is conditioned on its observed given values only.
+        given : array-like of int or str, or boolean mask of shape (n_features_in_,)
+            The given features, by index or (for a model fitted on named features) by name.
+
+        Returns
+        -------
+        conditional : ConditionalPredictive
+            For each row, the conditional law of the remaining features (in their order):
+            ``.distribution`` is a TensorFlow Probability ``MixtureSameFamily`` of Student-t
+            laws (batch ``(n_samples,)``); ``.mean()``, ``.covariance()``, ``.stddev()``,
+            ``.quantile(q)``, ``.sample(n)`` and ``.log_prob(y)`` give NumPy arrays.
+        """
+        from ._conditional import ConditionalPredictive
+
+        check_is_fitted(self)
+        idx = self._given_features(given)
+        if hasattr(X, "columns") and getattr(self, "feature_names_in_", None) is not None:
+            X = np.asarray(X)  # (the columns are those of `given`, named or not)
+        Xg = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan", ensure_min_features=0)
+        if Xg.shape[1] != idx.size:
+            raise ValueError(
+                f"X has {Xg.shape[1]} columns, but given names {idx.size} features: X holds the "
+                "values of the given features, in the order of given."
+            )
+        full = np.full((Xg.shape[0], self.n_features_in_), np.nan)
+        full[:, idx] = Xg
+        targets = np.setdiff1d(np.arange(self.n_features_in_), idx)
+        weights, df, loc, scale = _predictor().conditional(
+            full, self._fit_config, self._posterior(), self.weights_, targets
+        )
+        names = getattr(self, "feature_names_in_", None)
+        return ConditionalPredictive(
+            weights,
+            df,
+            loc,
+            scale,
+            targets,
+            None if names is None else names[targets],
+            covariance_shapes(self.covariance_type).independent_predictive,
+        )
+
+    def impute(self, X, sample_posterior=False, random_state=None):
+        """X with each missing entry (NaN) replaced from its row's observed entries.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with missing entries (NaN).
+        sample_posterior : bool, default=False
+            False: the conditional mean of the missing entries given the observed ones (under
+            the posterior predictive). True: one draw from that conditional law (multiple
+            imputation, as :class:`~sklearn.impute.IterativeImputer`'s ``sample_posterior``).
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws when ``sample_posterior=True``.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features)
+            A copy of X with no missing entries (a row with every entry missing gets the
+            predictive mean or a draw of the whole model).
+        """
+        X = np.array(self._check_X(X), dtype=np.float64)
+        rng = check_random_state(random_state)
+        nan = np.isnan(X)
+        if not nan.any():
+            return X
+        patterns, index = np.unique(nan, axis=0, return_inverse=True)
+        index = np.asarray(index).ravel()
+        for p, pattern in enumerate(patterns):
+            if not pattern.any():
+                continue
+            rows = np.flatnonzero(index == p)
+            given = np.flatnonzero(~pattern)
+            if given.size == 0:
+                values = (
+                    self.sample(rows.size)[0][rng.permutation(rows.size)]
+                    if sample_posterior
+                    else np.broadcast_to(self.weights_ @ self.means_, (rows.size, X.shape[1]))
+                )
+                X[rows] = values
+                continue
+            cond = self.condition(X[np.ix_(rows, given)], given)
+            if sample_posterior:
+                values = cond.sample(1, random_state=rng)[0]
+            else:
+                values = cond.mean()
+            X[np.ix_(rows, cond.target_features)] = values
+        return X
 
     def sample(self, n_samples=1):
         """Draw samples from the posterior predictive density.
@@ -1187,5 +1340,5 @@ default='dirichlet_process'
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = True
         return tags

@@ -21,47 +21,82 @@ class Moments(NamedTuple):
     total_weight: float
     mean: np.ndarray
     covariance: np.ndarray  # weighted, normalised by the total weight (ddof=0)
+    n_empty_rows: int = 0  # rows with no observed entry (given no weight)
 
 
 def partial_moments(X, sample_weight):
-    """(rows, total weight, weighted mean, weighted scatter) of one chunk of rows."""
+    """(rows, total weight, weighted mean, weighted scatter, column weights, empty rows) of one
+    chunk of rows.
+
+    Missing entries (NaN) are left out: each column's mean and variance come from its observed
+    entries (``column weights`` is the weight observed in each column) and the cross terms
+    from the deviations with missing entries at the column mean (a covariance whose
+    correlations are shrunk towards zero, still positive semi-definite). Rows with no observed
+    entry carry no weight.
+    """
     X = np.asarray(X, dtype=np.float64)
     w = np.asarray(sample_weight, dtype=np.float64)
+    observed = ~np.isnan(X)
+    n_empty = 0
+    if not observed.all():
+        empty = ~observed.any(axis=1)
+        n_empty = int(empty.sum())
+        w = np.where(empty, 0.0, w)
     wsum = float(w.sum())
+    n_feat = X.shape[1]
     if wsum <= 0:
-        return X.shape[0], 0.0, np.zeros(X.shape[1]), np.zeros((X.shape[1], X.shape[1]))
-    mean = w @ X / wsum
-    diff = X - mean
-    return X.shape[0], wsum, mean, (diff * w[:, None]).T @ diff
+        return X.shape[0], 0.0, np.zeros(n_feat), np.zeros((n_feat, n_feat)), np.zeros(n_feat), n_empty
+    if observed.all():
+        mean = w @ X / wsum
+        diff = X - mean
+        return X.shape[0], wsum, mean, (diff * w[:, None]).T @ diff, np.full(n_feat, wsum), n_empty
+    col = w @ observed
+    safe = np.where(col > 0, col, 1.0)
+    mean = np.where(observed, X, 0.0).T @ w / safe
+    diff = np.where(observed, X - mean, 0.0)
+    return X.shape[0], wsum, mean, (diff * w[:, None]).T @ diff, col, n_empty
 
 
 def merge_moments(parts) -> Moments:
     """Merge chunk moments with the pairwise update of Chan, Golub and LeVeque.
 
     The update stays accurate for data far from the origin, and the chunks can come from
-    anywhere: a loop over an array, a stream, or workers of a cluster.
+    anywhere: a loop over an array, a stream, or workers of a cluster. Each column's weight
+    is its own (missing entries), so the update runs per column.
     """
-    n_rows = 0
+    n_rows = n_empty = 0
     total = 0.0
-    mean = scatter = None
-    for rows, wsum, mb, sb in parts:
+    mean = scatter = col = None
+    for rows, wsum, mb, sb, cb, eb in parts:
         if mean is None:
             mean = np.zeros_like(mb)
             scatter = np.zeros_like(sb)
+            col = np.zeros_like(mb)
         n_rows += rows
+        n_empty += eb
         if wsum <= 0:
             continue
         delta = mb - mean
-        new_total = total + wsum
-        scatter = scatter + sb + np.outer(delta, delta) * (total * wsum / new_total)
-        mean = mean + delta * (wsum / new_total)
-        total = new_total
+        new_col = col + cb
+        safe = np.where(new_col > 0, new_col, 1.0)
+        root = delta * np.sqrt(col * cb / safe)
+        scatter = scatter + sb + np.outer(root, root)
+        mean = mean + delta * (cb / safe)
+        col = new_col
+        total += wsum
     if mean is None:
         raise ValueError("the data hold no rows.")
+    if total > 0 and np.any(col <= 0):
+        raise ValueError(
+            f"feature(s) {np.flatnonzero(col <= 0).tolist()} have no observed value (every "
+            "entry is missing): drop them."
+        )
     # normalised by the total weight: the same for weights w and c * w (weights that sum to one
-    # are common), and the same for a row of integer weight k as for k copies of it
-    covariance = scatter / total if total > 0 else scatter
-    return Moments(n_rows, total, mean, covariance)
+    # are common), and the same for a row of integer weight k as for k copies of it; a column
+    # with missing entries by its own observed weight
+    norm = np.sqrt(np.outer(col, col)) if total > 0 else 1.0
+    covariance = scatter / norm if total > 0 else scatter
+    return Moments(n_rows, total, mean, covariance, n_empty)
 
 
 def data_moments(chunks) -> Moments:

@@ -56,8 +56,8 @@ def _check_batch(X, w, n_features, where):
         )
     if X.dtype.kind != "f":
         X = X.astype(np.float64)
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{where}: contains NaN or infinity.")
+    if np.any(np.isinf(X)):
+        raise ValueError(f"{where}: contains infinity (NaN marks a missing entry; inf is invalid).")
     if w is None:
         w = np.ones(X.shape[0])
     else:

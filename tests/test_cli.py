@@ -83,7 +83,7 @@ def test_pandas_index_column_is_not_a_feature(tmp_path):
     assert skbgmm.load(tmp_path / "m").n_features_in_ == 2
 
 
-@pytest.mark.parametrize("cell,message", [("nan", "NaN"), ("inf", "infinity")])
+@pytest.mark.parametrize("cell,message", [("inf", "infinity"), ("-inf", "infinity")])
 def test_non_finite_cells_are_one_line_errors(fitted, cell, message):
     tmp, X, _ = fitted
     (tmp / "bad.csv").write_text(f"height,width\n1,2\n{cell},3\n")
@@ -141,3 +141,15 @@ def test_version_and_help_for_every_fit_option(tmp_path):
         line = next(ln for ln in out.stdout.splitlines() if ln.strip().startswith(option))
         block = out.stdout[out.stdout.index(line) :].split("\n  -")[0]
         assert len(block.split()) > 3, f"{option} has no help: {block!r}"
+
+
+@pytest.mark.parametrize("cell", ["nan", "", "NaN"])
+def test_missing_cells_are_missing_values(fitted, cell):
+    # an empty or NaN cell is a missing entry: scored from the row's observed entries
+    tmp, X, _ = fitted
+    (tmp / "gaps.csv").write_text(f"height,width\n1,2\n{cell},3\n")
+    out = _cli("score", tmp / "m.bin", tmp / "gaps.csv", cwd=tmp)
+    assert out.returncode == 0, out.stderr
+    out = _cli("predict", tmp / "m.bin", tmp / "gaps.csv", "--out", tmp / "o.csv", cwd=tmp)
+    assert out.returncode == 0, out.stderr
+    assert len((tmp / "o.csv").read_text().strip().splitlines()) >= 2

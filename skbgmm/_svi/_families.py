@@ -161,6 +161,15 @@ class _Wishart:
             scale=tf.linalg.LinearOperatorLowerTriangular(factor * cov_chol),
         )
 
+    #: the blocks of a partially observed row are those of a dense covariance matrix
+    dense_blocks = True
+    def predictive_t(self, post, variance_factor):
+        """``(df (K,), scale matrices (K, D, D))`` of the Student-t laws of :meth:`student_t`."""
+        d = _d(tf.shape(post.means)[-1])
+        t_dof = post.degrees_of_freedom - d + 1.0
+        factor = variance_factor * post.degrees_of_freedom / t_dof
+        return t_dof, factor[:, None, None] * self.block_covariances(post.covariances, post.means)
+
     def variance_marginals(self, post):
         """Inverse-Gamma shape ``(nu - D + 1)/2`` and rate ``nu cov_dd / 2`` of each variance."""
         dof = post.degrees_of_freedom
@@ -246,6 +255,21 @@ class Full(_Wishart, shapes.FullShapes):
             post.degrees_of_freedom, post.precisions_cholesky, prior, n_features
         )
 
+    def block_covariances(self, covariances, means):
+        """Each component's covariance as a (K, D, D) matrix (for partially observed rows)."""
+        return covariances
+
+    def completed_second_moments(self, completed, weighted_resp, conditional, pattern_resp):
+        """Second moments of completed rows: ``sum_n r_nk (xhat xhat^T + C)`` per component.
+
+        ``completed`` (n, K, D) holds each row completed by each component's conditional mean,
+        ``conditional`` (P, K, D, D) the conditional covariance of each missingness pattern and
+        ``pattern_resp`` (P, K) the weighted responsibilities summed over each pattern's rows.
+        """
+        rc = weighted_resp[:, :, None] * completed
+        outer = tf.einsum("nkd,nke->kde", rc, completed)
+        return outer + tf.einsum("pk,pkde->kde", pattern_resp, conditional)
+
     def expected_quadratic(self, stats, means, precisions_cholesky):
         """``sum_n r_nk (z_n - m_k)^T P_k (z_n - m_k)`` from the statistics, summed over k."""
         nk, s1, s2 = stats
@@ -314,6 +338,15 @@ class Tied(_Wishart, shapes.TiedShapes):
             post.degrees_of_freedom[:1], post.precisions_cholesky[None], prior, n_features
         )
 
+    def block_covariances(self, covariances, means):
+        n_comp = tf.shape(means)[0]
+        return covariances[None] * tf.ones([n_comp, 1, 1], DTYPE)
+
+    def completed_second_moments(self, completed, weighted_resp, conditional, pattern_resp):
+        rc = weighted_resp[:, :, None] * completed
+        outer = tf.einsum("nkd,nke->de", rc, completed)
+        return outer + tf.einsum("pk,pkde->de", pattern_resp, conditional)
+
     def expected_quadratic(self, stats, means, precisions_cholesky):
         nk, s1, s2 = stats
         prec = tf.matmul(precisions_cholesky, precisions_cholesky, transpose_b=True)
@@ -364,6 +397,9 @@ class _Gamma:
         return tf.reduce_sum(
             tfd.kl_divergence(tfd.Gamma(shape_q, rate_q), tfd.Gamma(shape_p, rate_p))
         )
+
+    #: the blocks of a partially observed row are those of diagonal covariances
+    dense_blocks = False
 
     def precisions_distribution(self, post):
         d = _d(tf.shape(post.means)[-1])
@@ -425,6 +461,20 @@ class Diag(_Gamma, shapes.DiagShapes):
 
     def second_moments(self, Z, weighted_resp, weights):
         return tf.matmul(weighted_resp, tf.square(Z), transpose_a=True)
+
+    def block_covariances(self, covariances, means):
+        """Each component's variances as a (K, D) array (for partially observed rows)."""
+        return covariances
+
+    def predictive_t(self, post, variance_factor):
+        """``(df (K,), squared scales (K, D))`` of the univariate laws of :meth:`student_t`."""
+        return post.degrees_of_freedom, post.covariances * variance_factor[:, None]
+
+    def completed_second_moments(self, completed, weighted_resp, conditional, pattern_resp):
+        """``sum_n r_nk (xhat_d^2 + c_d)``: ``conditional`` (P, K, D) holds the variances of the
+        missing coordinates of each pattern (zero where observed)."""
+        squares = tf.einsum("nk,nkd->kd", weighted_resp, tf.square(completed))
+        return squares + tf.einsum("pk,pkd->kd", pattern_resp, conditional)
 
     def covariance_posterior(self, prior, reg, nk, s1, s2, beta):
         m0, beta0 = prior.mean, prior.mean_precision
@@ -501,6 +551,19 @@ class Spherical(_Gamma, shapes.SphericalShapes):
         return tf.linalg.matvec(
             weighted_resp, tf.reduce_sum(tf.square(Z), axis=1), transpose_a=True
         )
+
+    def block_covariances(self, covariances, means):
+        return covariances[:, None] * tf.ones_like(means)
+
+    def predictive_t(self, post, variance_factor):
+        """``(df (K,), squared scales (K, D))``: the scale matrix is diagonal."""
+        d = _d(tf.shape(post.means)[-1])
+        variances = (post.covariances * variance_factor)[:, None] * tf.ones_like(post.means)
+        return d * post.degrees_of_freedom, variances
+
+    def completed_second_moments(self, completed, weighted_resp, conditional, pattern_resp):
+        squares = tf.einsum("nk,nkd->k", weighted_resp, tf.square(completed))
+        return squares + tf.einsum("pk,pkd->k", pattern_resp, conditional)
 
     def covariance_posterior(self, prior, reg, nk, s1, s2, beta):
         m0, beta0 = prior.mean, prior.mean_precision

@@ -34,6 +34,9 @@ class CovarianceShapes:
     prior_rank: int = 0
     #: the frame keeps one scale for every feature (isotropy must survive the frame map)
     isotropic: bool = False
+    #: the posterior predictive of a component is a product of univariate Student-t laws (one
+    #: Gamma per feature), rather than one multivariate Student-t
+    independent_predictive: bool = False
 
     # -- shapes ----------------------------------------------------------------------------------
     def full_covariances(self, covariances, n_components, n_features):
@@ -198,6 +201,7 @@ class TiedShapes(FullShapes):
 class DiagShapes(CovarianceShapes):
     name = "diag"
     cov_rank, s2_rank, prior_rank = 2, 2, 1
+    independent_predictive = True
 
     def full_covariances(self, covariances, n_components, n_features):
         cov = np.asarray(covariances, dtype=np.float64)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import _model
 from ._families import DTYPE
+from ._observed import observed_block
 from ._records import Config, Frame, Posterior, Prior, Stats
 from ._tf import tf
 
@@ -55,6 +56,26 @@ class Functions:
                 delete,
             ],
         )
+        patterns, index = _spec(2), tf.TensorSpec([None], tf.int32)
+        self.step_missing = tf.function(
+            self._step_missing,
+            input_signature=[
+                x_spec, patterns, index, vec, frame, prior, _spec(0), stats, pairs, delete
+            ],
+        )
+        self.log_resp_missing = tf.function(
+            self._log_resp_missing, input_signature=[x_spec, patterns, index, post]
+        )
+        self.log_density_missing = tf.function(
+            self._log_density_missing, input_signature=[x_spec, patterns, index, post, vec]
+        )
+        self.conditional = tf.function(
+            self._conditional, input_signature=[x_spec, patterns, index, post, vec]
+        )
+        self.distances_missing = tf.function(
+            self._distances_missing,
+            input_signature=[x_spec, patterns, index, frame, prior, _spec(0), stats],
+        )
         batched = Stats(_spec(2), _spec(3), _spec(fam.s2_rank + 1))
         self.memo_elbo = tf.function(
             self._memo_elbo, input_signature=[frame, prior, _spec(0), batched, vec]
@@ -97,21 +118,71 @@ class Functions:
         prior_z, post_z = self._internal(frame, prior, reg_covar, stats)
         log_resp, log_norm = _model.log_resp(Z, post_z, self.fam, self.wp)
         w_dt = tf.cast(w, dt)
+
+        def stats_of(weighted_resp):
+            return _model.sufficient_stats(Z, weighted_resp, w_dt, self.fam)
+
+        return self._terms(w, frame, prior_z, post_z, log_resp, log_norm, stats_of, None, pairs, delete)
+
+    def _step_missing(self, X, patterns, index, w, frame, prior, reg_covar, stats, pairs, delete):
+        """:meth:`_step` for rows with missing coordinates (NaN), in float64.
+
+        ``patterns`` (P, D) are the rows' missingness patterns (1 where observed) and ``index``
+        (n,) each row's pattern. The responsibilities come from the observed coordinates, the
+        statistics from the rows completed by each component's conditional law of the missing
+        ones, and the entropy of that law (in data units) joins the responsibilities' entropy
+        in the ELBO and the move terms, so that the memoized ELBO stays exact.
+        """
+        observed = tf.gather(patterns, index)
+        scaled = (X - frame.shift[None]) / frame.scale[None]
+        Z = tf.where(observed > 0.0, scaled, tf.zeros_like(scaled))
+        prior_z, post_z = self._internal(frame, prior, reg_covar, stats)
+        log_resp, log_norm, block, entropy = _model.log_resp_observed(
+            Z, patterns, index, post_z, self.fam, self.wp
+        )
+        log_scale = tf.math.log(frame.scale)
+        # in data units the missing coordinates' entropy gains their log scales
+        entropy = entropy + tf.linalg.matvec(1.0 - patterns, log_scale)[:, None]
+        log_norm = log_norm + tf.linalg.matvec(1.0 - observed, log_scale)
+        n_patterns = tf.shape(patterns)[0]
+
+        def stats_of(weighted_resp):
+            return _model.completed_stats(block, weighted_resp, index, n_patterns, self.fam)
+
+        return self._terms(
+            w, frame, prior_z, post_z, log_resp, log_norm, stats_of, tf.gather(entropy, index),
+            pairs, delete,
+        )
+
+    def _terms(self, w, frame, prior_z, post_z, log_resp, log_norm, stats_of, row_entropy, pairs, delete):
+        """Statistics, log-evidence, KL and move terms of a step's responsibilities.
+
+        ``row_entropy`` (n, K) is the entropy of the completed coordinates of each row under each
+        component (None for complete rows).
+        """
+        dt = log_resp.dtype
+        w_dt = tf.cast(w, dt)
         resp = tf.exp(log_resp)
-        new_stats = _model.sufficient_stats(Z, resp * w_dt[:, None], w_dt, self.fam)
-        new_stats = Stats(*(tf.cast(s, DTYPE) for s in new_stats))
+        new_stats = Stats(*(tf.cast(s, DTYPE) for s in stats_of(resp * w_dt[:, None])))
         # log-density in data units: the frame's Jacobian is -sum(log scale) per point
         local = tf.reduce_sum(w * tf.cast(log_norm, DTYPE)) - tf.reduce_sum(w) * tf.reduce_sum(
             tf.math.log(frame.scale)
         )
-        kl = _model.global_kl(post_z, prior_z, self.fam, self.wp, tf.shape(X)[1])
-        entropy = -tf.cast(
-            tf.linalg.matvec(tf.math.xlogy(resp, resp), w_dt, transpose_a=True), DTYPE
-        )
+        kl = _model.global_kl(post_z, prior_z, self.fam, self.wp, tf.shape(post_z.means)[1])
+
+        def entropy_of(r):
+            h = -tf.math.xlogy(r, r)
+            return h if row_entropy is None else h + r * row_entropy
+
+        entropy = tf.cast(tf.linalg.matvec(entropy_of(resp), w_dt, transpose_a=True), DTYPE)
         merged = tf.gather(resp, pairs[:, 0], axis=1) + tf.gather(resp, pairs[:, 1], axis=1)
-        pair_entropy = -tf.cast(
-            tf.linalg.matvec(tf.math.xlogy(merged, merged), w_dt, transpose_a=True), DTYPE
-        )
+        pair_h = -tf.math.xlogy(merged, merged)
+        if row_entropy is not None:
+            # the completions stay each component's own: a lower bound on the merged ELBO
+            pair_h += tf.gather(resp * row_entropy, pairs[:, 0], axis=1) + tf.gather(
+                resp * row_entropy, pairs[:, 1], axis=1
+            )
+        pair_entropy = tf.cast(tf.linalg.matvec(pair_h, w_dt, transpose_a=True), DTYPE)
 
         def without_deleted():
             n_comp = tf.shape(log_resp)[1]
@@ -119,8 +190,8 @@ class Functions:
             masked = tf.where(gone[None], tf.constant(-float("inf"), dt), log_resp)
             log_r = masked - tf.reduce_logsumexp(masked, axis=1, keepdims=True)
             r = tf.exp(log_r)
-            del_stats = _model.sufficient_stats(Z, r * w_dt[:, None], w_dt, self.fam)
-            del_entropy = -tf.reduce_sum(w_dt[:, None] * tf.math.xlogy(r, r))
+            del_stats = stats_of(r * w_dt[:, None])
+            del_entropy = tf.reduce_sum(w_dt[:, None] * entropy_of(r))
             return tuple(tf.cast(s, DTYPE) for s in del_stats) + (tf.cast(del_entropy, DTYPE),)
 
         def nothing_deleted():
@@ -173,6 +244,26 @@ class Functions:
 
     def _log_density(self, X, post, log_weights):
         return _model.predictive_log_density(X, post, log_weights, self.fam)
+
+    # -- rows with missing coordinates: X holds zeros there (see skbgmm._svi._observed) ---------
+    def _log_resp_missing(self, X, patterns, index, post):
+        log_r, log_norm, _, _ = _model.log_resp_observed(X, patterns, index, post, self.fam, self.wp)
+        return log_r, log_norm
+
+    def _log_density_missing(self, X, patterns, index, post, log_weights):
+        return _model.predictive_log_density_observed(X, patterns, index, post, log_weights, self.fam)
+
+    def _conditional(self, X, patterns, index, post, log_weights):
+        return _model.conditional_predictive(X, patterns, index, post, log_weights, self.fam)
+
+    def _distances_missing(self, X, patterns, index, frame, prior, reg_covar, stats):
+        """Squared Mahalanobis distances (n, K) of the observed coordinates, under E[precision]."""
+        Z = (X - frame.shift[None]) / frame.scale[None]
+        Z = tf.where(tf.gather(patterns, index) > 0.0, Z, tf.zeros_like(Z))
+        _, post_z = self._internal(frame, prior, reg_covar, stats)
+        matrices = self.fam.block_covariances(post_z.covariances, post_z.means)
+        block = observed_block(Z, patterns, index, post_z.means, matrices, self.fam.dense_blocks)
+        return block.maha
 
 
 _CACHE: dict[Config, Functions] = {}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 from ._families import DTYPE, family, weight_prior
+from ._observed import observed_block, observed_t, t_conditional
 from ._records import Posterior, Prior
 from ._tf import tf, tfp
 
@@ -66,6 +67,40 @@ def log_resp(X, post, fam, wp):
     log_rho = tf.cast(const, dt)[None] - 0.5 * maha
     log_norm = tf.reduce_logsumexp(log_rho, axis=1)
     return log_rho - log_norm[:, None], log_norm
+
+
+def log_resp_observed(Z, patterns, index, post, fam, wp):
+    """The local step for rows with missing coordinates (zeros there; see :mod:`._observed`).
+
+    With ``q(z, x_m) = q(z) q(x_m | z)``, the optimal ``q(x_m | z = k)`` is Normal with the
+    conditional mean and covariance of the missing coordinates under ``E[Lambda_k]`` (Ghahramani
+    and Jordan, 1994), and ``log rho_nk`` is the complete-data term at that completion plus
+    its entropy: ``const_k + (d_m log(2 pi) + log|C_k|) / 2 - delta_o / 2``. A complete row
+    gets exactly :func:`log_resp`.
+
+    Returns ``(log_resp (n, K), log_norm (n,), block, entropy)``: ``block`` holds the
+    completions for the statistics (:func:`completed_stats`) and ``entropy`` (P, K) the entropy
+    of ``q(x_m | z = k)`` for each pattern.
+    """
+    n_features = tf.shape(Z)[1]
+    const = component_log_constants(post, fam, wp, n_features)
+    matrices = fam.block_covariances(post.covariances, post.means)
+    block = observed_block(Z, patterns, index, post.means, matrices, fam.dense_blocks)
+    d_miss = (tf.cast(n_features, DTYPE) - block.n_observed)[:, None]
+    entropy = 0.5 * (d_miss * (1.0 + _LOG_2PI) + block.log_det_conditional)
+    log_rho = const[None] + tf.gather(entropy - 0.5 * d_miss, index) - 0.5 * block.maha
+    log_norm = tf.reduce_logsumexp(log_rho, axis=1)
+    return log_rho - log_norm[:, None], log_norm, block, entropy
+
+
+def completed_stats(block, weighted_resp, index, n_patterns, fam):
+    """Expected sufficient statistics of partially observed rows: the completed rows' moments,
+    and for the second moments the conditional covariance of the missing coordinates."""
+    nk = tf.reduce_sum(weighted_resp, axis=0)
+    s1 = tf.einsum("nk,nkd->kd", weighted_resp, block.completed)
+    pattern_resp = tf.math.unsorted_segment_sum(weighted_resp, index, n_patterns)
+    s2 = fam.completed_second_moments(block.completed, weighted_resp, block.conditional, pattern_resp)
+    return nk, s1, s2
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,6 +217,41 @@ def predictive_log_density(X, post, log_weights, fam):
     return tf.reduce_logsumexp(comp.log_prob(X[:, None, :]) + log_weights[None], axis=1)
 
 
+def predictive_observed(Z, patterns, index, post, fam):
+    """Each component's predictive law on the observed coordinates of each row.
+
+    Returns ``(log density (n, K), block, df (K,))``: the marginal of a Student-t keeps its degrees
+    of freedom with the sub-block of the scale (see :mod:`._observed`).
+    """
+    beta = post.mean_precision
+    df, scales = fam.predictive_t(post, (1.0 + beta) / beta)
+    log_prob, block = observed_t(
+        Z, patterns, index, df, post.means, scales, fam.dense_blocks, not fam.independent_predictive
+    )
+    return log_prob, block, df
+
+
+def predictive_log_density_observed(Z, patterns, index, post, log_weights, fam):
+    """log p(x_o | data), the marginal predictive density of each row's observed part (n,)."""
+    log_prob, _, _ = predictive_observed(Z, patterns, index, post, fam)
+    return tf.reduce_logsumexp(log_prob + log_weights[None], axis=1)
+
+
+def conditional_predictive(Z, patterns, index, post, log_weights, fam):
+    """The predictive law of each row's missing coordinates given its observed ones.
+
+    A mixture whose weights are the mixture weights reweighted by each component's marginal
+    density of the observed part, of the components' conditional Student-t laws. Returns
+    ``(log weights (n, K), df (n, K), location (n, K, D), scale)`` (see
+    :func:`._observed.t_conditional`).
+    """
+    log_prob, block, df = predictive_observed(Z, patterns, index, post, fam)
+    log_w = log_prob + log_weights[None]
+    log_w = log_w - tf.reduce_logsumexp(log_w, axis=1, keepdims=True)
+    cdf, loc, scale = t_conditional(df, block, index, fam.dense_blocks, not fam.independent_predictive)
+    return log_w, cdf, loc, scale
+
+
 def mean_marginals(post, fam):
     """The Student-t marginal posterior of each coordinate of each mean, batch (K, D).
 
@@ -223,11 +293,14 @@ def sample_posterior(post, fam, wp, n_samples, seed):
 
 __all__ = [
     "Prior",
+    "completed_stats",
     "component_log_constants",
+    "conditional_predictive",
     "expected_log_joint",
     "families",
     "global_kl",
     "log_resp",
+    "log_resp_observed",
     "mean_marginal_distribution",
     "mean_marginals",
     "means_kl",
@@ -235,6 +308,8 @@ __all__ = [
     "posterior_from_stats",
     "predictive_components",
     "predictive_log_density",
+    "predictive_log_density_observed",
+    "predictive_observed",
     "prior_to_frame",
     "sample_posterior",
     "sufficient_stats",

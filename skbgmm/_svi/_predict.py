@@ -11,6 +11,7 @@ from scipy.special import logsumexp
 
 from . import _model
 from ._functions import functions
+from ._patterns import filled, missing_rows
 from ._records import Config, Posterior, float64
 from ._tf import tf, tfp
 
@@ -48,41 +49,144 @@ def _centre(post: Posterior, config: Config):
     return centre, spread + reach
 
 
-def _chunked(fn, X, rows, centre, spread, *args):
+def _checked_chunk(X, s, rows, centre, spread):
+    Xc = np.asarray(X[s : s + rows], dtype=np.float64) - centre
+    if np.any(np.abs(Xc) > FAR * spread):  # (missing entries compare False)
+        raise ValueError(
+            "X holds values more than 1e100 standard deviations from every component; "
+            "they cannot be scored in float64."
+        )
+    return Xc
+
+
+def _chunked(fn, fn_missing, X, rows, centre, spread, *args):
+    """``fn(rows, *args)`` chunk by chunk; rows with missing entries go to ``fn_missing``
+    (with zeros at the missing entries, their patterns and pattern index)."""
     outs = []
     for s in range(0, X.shape[0], rows):
-        Xc = np.asarray(X[s : s + rows], dtype=np.float64) - centre
-        if np.any(np.abs(Xc) > FAR * spread):
-            raise ValueError(
-                "X holds values more than 1e100 standard deviations from every component; "
-                "they cannot be scored in float64."
-            )
-        outs.append(fn(Xc, *args))
+        Xc = _checked_chunk(X, s, rows, centre, spread)
+        miss = missing_rows(Xc)
+        if miss is None:
+            out = fn(Xc, *args)
+            outs.append(tuple(np.asarray(o) for o in out) if isinstance(out, tuple) else np.asarray(out))
+            continue
+        part = fn_missing(filled(Xc[miss.incomplete], 0.0), miss.patterns, miss.index, *args)
+        full = fn(Xc[miss.complete], *args) if miss.complete.size else None
+        single = not isinstance(part, tuple)
+        part = (part,) if single else part
+        full = None if full is None else ((full,) if single else full)
+        merged = []
+        for i, p in enumerate(part):
+            p = np.asarray(p)
+            out = np.empty((Xc.shape[0],) + p.shape[1:], dtype=p.dtype)
+            out[miss.incomplete] = p
+            if full is not None:
+                out[miss.complete] = np.asarray(full[i])
+            merged.append(out)
+        outs.append(merged[0] if single else tuple(merged))
     if isinstance(outs[0], tuple):
-        return tuple(np.concatenate([np.asarray(o[i]) for o in outs]) for i in range(len(outs[0])))
-    return np.concatenate([np.asarray(o) for o in outs])
+        return tuple(np.concatenate([o[i] for o in outs]) for i in range(len(outs[0])))
+    return np.concatenate(outs)
 
 
 def log_resp(X, config: Config, post: Posterior):
-    """Log responsibilities (n, K) and log normalisers (n,) of the rows of X."""
+    """Log responsibilities (n, K) and log normalisers (n,) of the rows of X.
+
+    Rows with missing entries (NaN) are answered from their observed coordinates.
+    """
     post = float64(post)
     rows = chunk_rows(*post.means.shape)
     centre, spread = _centre(post, config)
     post = post._replace(means=post.means - centre)
-    log_r, log_norm = _chunked(functions(config).log_resp, X, rows, centre, spread, post)
+    fns = functions(config)
+    log_r, log_norm = _chunked(fns.log_resp, fns.log_resp_missing, X, rows, centre, spread, post)
     # normalised again: for rows very far away the per-component terms are so large that the
     # traced log-sum-exp loses the log(K) that normalises them
     return log_r - logsumexp(log_r, axis=1, keepdims=True), log_norm
 
 
 def log_predictive_density(X, config: Config, post: Posterior, weights):
-    """Log posterior predictive density of the rows of X, shape (n,); ``weights`` = ``weights_``."""
+    """Log posterior predictive density of the rows of X, shape (n,); ``weights`` = ``weights_``.
+
+    For a row with missing entries (NaN), the marginal density of its observed part.
+    """
     post = float64(post)
     rows = chunk_rows(*post.means.shape)
     log_w = np.log(np.asarray(weights, dtype=np.float64))
     centre, spread = _centre(post, config)
     post = post._replace(means=post.means - centre)
-    return _chunked(functions(config).log_density, X, rows, centre, spread, post, log_w)
+    fns = functions(config)
+    return _chunked(
+        fns.log_density, fns.log_density_missing, X, rows, centre, spread, post, log_w
+    )
+
+
+def conditional(X, config: Config, post: Posterior, weights, targets):
+    """The predictive law of the coordinates ``targets`` of each row given its observed ones.
+
+    ``X`` (n, D) holds NaN at the targets (and at any other coordinate to integrate out).
+    Returns NumPy ``(weights (n, K), df (n, K), location (n, K, T), scale (n, K, T, T))`` in the
+    data's units: a mixture, with those weights, of Student-t laws (multivariate, or with
+    independent coordinates for 'diag', whose scale matrices are then diagonal).
+    """
+    post = float64(post)
+    n_comp, n_feat = post.means.shape
+    targets = np.asarray(targets, dtype=np.intp)
+    log_w = np.log(np.asarray(weights, dtype=np.float64))
+    centre, spread = _centre(post, config)
+    centred = post._replace(means=post.means - centre)
+    fns = functions(config)
+    dense = functions(config).fam.dense_blocks
+    rows = max(1, chunk_rows(n_comp, n_feat) // max(1, n_feat))
+    out = ([], [], [], [])
+    for s in range(0, X.shape[0], rows):
+        Xc = _checked_chunk(X, s, rows, centre, spread)
+        miss = missing_rows(Xc)
+        if miss is None or miss.complete.size:
+            raise ValueError("every row needs its target coordinates missing (NaN).")
+        lw, df, loc, scale = (
+            np.asarray(a)
+            for a in fns.conditional(filled(Xc, 0.0), miss.patterns, miss.index, centred, log_w)
+        )
+        loc = loc[..., targets] + centre[targets]
+        if dense:
+            scale = scale[..., targets[:, None], targets[None, :]]
+        else:
+            scale = np.einsum("nkt,ts->nkts", scale[..., targets], np.eye(targets.size))
+        for acc, a in zip(out, (np.exp(lw), df, loc, scale)):
+            acc.append(a)
+    return tuple(np.concatenate(a) for a in out)
+
+
+def conditional_distribution(weights, df, loc, scale, independent):
+    """A batched ``MixtureSameFamily`` of Student-t laws from :func:`conditional`'s arrays."""
+    tfd = tfp.distributions
+    mixture = tfd.Categorical(probs=tf.constant(weights))
+    if independent:
+        sd = np.sqrt(np.diagonal(scale, axis1=-2, axis2=-1))
+        components = tfd.Independent(
+            tfd.StudentT(df=tf.constant(df[..., None] * np.ones_like(sd)), loc=loc, scale=sd),
+            reinterpreted_batch_ndims=1,
+        )
+    else:
+        components = tfd.MultivariateStudentTLinearOperator(
+            df=tf.constant(df),
+            loc=tf.constant(loc),
+            scale=tf.linalg.LinearOperatorLowerTriangular(
+                tf.constant(np.linalg.cholesky(scale))
+            ),
+        )
+    return tfd.MixtureSameFamily(mixture, components)
+
+
+def sample_distribution(distribution, n_samples, seed):
+    """NumPy draws ``(n_samples, *batch, *event)`` from a TFP distribution, stateless seed."""
+    draw = distribution.sample(int(n_samples), seed=tf.constant(seed, tf.int32))
+    return np.asarray(draw, dtype=np.float64)
+
+
+def distribution_log_prob(distribution, values):
+    return np.asarray(distribution.log_prob(tf.constant(np.asarray(values, np.float64))))
 
 
 def sample_predictive(config: Config, post: Posterior, counts, seed):

@@ -30,7 +30,9 @@ import numpy as np
 from ._distribute import maybe_replicated
 from ._family_shapes import covariance_shapes
 from ._functions import functions
+from ._patterns import filled, missing_rows
 from ._predict import chunk_rows
+from ._predict import log_resp as predictive_log_resp
 from ._progress import PassProgress
 from ._records import (
     Config,
@@ -68,7 +70,9 @@ def initial_state(X, sample_weight, resp, frame: Frame, config: Config, factor, 
     """
     fns = functions(config)
     w = _as_f64(sample_weight)
-    stats = to_numpy(fns.batch_stats(_as_f64(X), w, _as_f64(resp), float64(frame)))
+    # missing entries start at the data mean (the frame's shift); the first step completes them
+    X = filled(X, frame.shift)
+    stats = to_numpy(fns.batch_stats(X, w, _as_f64(resp), float64(frame)))
     stats = covariance_shapes(config.covariance_type).scale(stats, factor)
     return State(stats=stats, frame=float64(frame), n_steps=0, total_samples=float(total_samples))
 
@@ -153,7 +157,54 @@ def chunk_step(X, w, config, frame, prior, reg_covar, stats, single, plan=NO_MOV
     fit: the single-process loop calls it in this process, a dask source on the worker holding
     the chunk. ``runner(step, X, w, *args)`` runs the traced step (in this process by default;
     a ``tf.distribute`` source shares the rows out across its replicas).
+
+    Rows with missing entries (NaN) take the partially observed step, in float64 and in this
+    process; a row with no observed entry is given no weight.
     """
+    w = _as_f64(w)
+    rows = missing_rows(X)
+    if rows is None:
+        return _complete_step(X, w, config, frame, prior, reg_covar, stats, single, plan, runner)
+    X = np.asarray(X)
+    parts = []
+    if rows.complete.size:
+        parts.append(
+            _complete_step(
+                X[rows.complete], w[rows.complete], config, frame, prior, reg_covar, stats,
+                single, plan, runner,
+            )
+        )
+    w_missing = np.where(rows.empty, 0.0, w[rows.incomplete])
+    fns = functions(config)
+    out = fns.step_missing(
+        np.asarray(X[rows.incomplete], dtype=np.float64), rows.patterns, rows.index, w_missing,
+        frame, prior, reg_covar, stats, _pairs(plan), np.int32(plan.delete),
+    )
+    parts.append(_step_output(out, w_missing, rows.incomplete.size))
+    b = Stats(*(sum(p[0][i] for p in parts) for i in range(3)))
+    return (
+        b,
+        sum(p[1] for p in parts),
+        parts[0][2],
+        sum(p[3] for p in parts),
+        int(X.shape[0]),
+        _sum_terms([p[5] for p in parts]),
+    )
+
+
+def _pairs(plan):
+    return np.asarray(plan.pairs, dtype=np.int32).reshape(-1, 2)
+
+
+def _step_output(out, w, n_rows):
+    b, local, kl, terms = out
+    terms = MoveTerms(
+        np.asarray(terms[0]), np.asarray(terms[1]), to_numpy(terms[2]), float(terms[3])
+    )
+    return to_numpy(b), float(local), float(kl), float(w.sum()), int(n_rows), terms
+
+
+def _complete_step(X, w, config, frame, prior, reg_covar, stats, single, plan, runner):
     fns = functions(config)
     step = fns.step32 if single else fns.step
     if single:
@@ -164,15 +215,10 @@ def chunk_step(X, w, config, frame, prior, reg_covar, stats, single, plan=NO_MOV
         frame = Frame(np.zeros_like(frame.shift), frame.scale)
     else:
         X = np.asarray(X, dtype=np.float64)
-    w = _as_f64(w)
-    pairs = np.asarray(plan.pairs, dtype=np.int32).reshape(-1, 2)
-    b, local, kl, terms = (runner or _run_here)(
-        step, X, w, frame, prior, reg_covar, stats, pairs, np.int32(plan.delete)
+    out = (runner or _run_here)(
+        step, X, w, frame, prior, reg_covar, stats, _pairs(plan), np.int32(plan.delete)
     )
-    terms = MoveTerms(
-        np.asarray(terms[0]), np.asarray(terms[1]), to_numpy(terms[2]), float(terms[3])
-    )
-    return to_numpy(b), float(local), float(kl), float(w.sum()), int(X.shape[0]), terms
+    return _step_output(out, w, X.shape[0])
 
 
 def _sum_terms(terms):
@@ -370,6 +416,7 @@ class _Moves:
 
     def __init__(self, fns, config, frame, prior, reg, enabled, single):
         self.fns, self.frame, self.prior, self.reg = fns, frame, prior, reg
+        self.config = config
         self.shapes = covariance_shapes(config.covariance_type)
         self.enabled = enabled
         # float32 passes sum rows' entropies to ~1e-7 relative: a margin keeps rounding out
@@ -422,12 +469,13 @@ class _Moves:
         X, w = source.subsample(self.BIRTH_ROWS, rng)
         X, w = np.asarray(X, dtype=np.float64), np.asarray(w, dtype=np.float64)
         post = to_numpy(self.fns.posterior(self.frame, self.prior, self.reg, target))
-        resp = np.exp(np.asarray(self.fns.log_resp(X, post)[0]))
+        resp = np.exp(predictive_log_resp(X, self.config, post)[0])
         mine = (resp[:, k] > 0.5) & (w > 0)
         n_features = X.shape[1]
         if mine.sum() < 4 * (n_features + 1):
             return None
-        Xk, wk = X[mine], w[mine]
+        # (a proposal: missing entries start at the component's mean, the refinement completes)
+        Xk, wk = filled(X[mine], post.means[k]), w[mine]
         order = np.lexsort(Xk.T[::-1])  # row order must not matter
         Xk, wk = Xk[order], wk[order]
         labels = KMeans(n_clusters=2, n_init=1, random_state=rng).fit(Xk, sample_weight=wk).labels_
@@ -956,8 +1004,25 @@ def _far(fns, X, w, frame, prior, reg, stats, used):
     """Rows beyond the chi-square 99.9% distance of every component in ``used``."""
     from scipy.stats import chi2
 
-    dist = np.asarray(fns.distances(X, frame, prior, reg, stats))[:, used].min(axis=1)
-    return (dist > chi2.ppf(_BIRTH_QUANTILE, X.shape[1])) & (w > 0)
+    rows = missing_rows(X)
+    if rows is None:
+        dist = np.asarray(fns.distances(X, frame, prior, reg, stats))[:, used].min(axis=1)
+        return (dist > chi2.ppf(_BIRTH_QUANTILE, X.shape[1])) & (w > 0)
+    # rows with missing entries: the distance of the observed part, against its own quantile
+    far = np.zeros(X.shape[0], dtype=bool)
+    if rows.complete.size:
+        far[rows.complete] = _far(fns, X[rows.complete], w[rows.complete], frame, prior, reg, stats, used)
+    part = rows.incomplete[~rows.empty]
+    if part.size:
+        keep = ~rows.empty
+        dist = np.asarray(
+            fns.distances_missing(
+                X[part], rows.patterns, rows.index[keep], frame, prior, reg, stats
+            )
+        )[:, used].min(axis=1)
+        d_obs = rows.patterns.sum(axis=1)[rows.index[keep]]
+        far[part] = (dist > chi2.ppf(_BIRTH_QUANTILE, d_obs)) & (w[part] > 0)
+    return far
 
 
 def _enough_for_birth(weight, n_features):
@@ -977,6 +1042,7 @@ def _births(fns, Xf, wf, config, prior, reg, state, rng):
     spare, _ = _spare_and_used(stats)
     n_far = Xf.shape[0]
     n_new = int(min(spare.size, n_far, max(1, wf.sum() // (5 * (Xf.shape[1] + 1)))))
+    Xf = filled(Xf, state.frame.shift)  # (a seed: the next steps complete missing entries)
     order = np.lexsort(Xf.T[::-1])  # row order must not matter (as in the initialisation)
     Xf, wf = Xf[order], wf[order]
     labels = KMeans(n_clusters=n_new, n_init=1, random_state=rng).fit(Xf, sample_weight=wf).labels_

@@ -1,0 +1,162 @@
+"""The conditional posterior predictive of some features given the others, for each row.
+
+:meth:`VariationalGMM.condition` returns a :class:`ConditionalPredictive`: for each row, a
+mixture of Student-t laws over the target features, held as NumPy arrays. The TensorFlow
+Probability object, draws and log densities are built on demand by the trainer's predictors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as _stats
+from sklearn.utils import check_random_state
+
+
+def _predictor():
+    from ._svi import _predict
+
+    return _predict
+
+
+class ConditionalPredictive:
+    """``p(x_target | x_given, training data)`` for each row: a mixture of Student-t laws.
+
+    Each row's mixture weights are the fitted ``weights_`` reweighted by each component's
+    marginal predictive density of the given features; each component's law is the conditional
+    of its posterior predictive Student-t (``nu + d_o`` degrees of freedom, the conditional
+    location, the Schur complement of the scale times ``(nu + delta_o) / (nu + d_o)``). For
+    ``covariance_type='diag'`` the components' coordinates are independent univariate laws, so
+    each component's conditional is its marginal and only the weights depend on the given values.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (n_samples, n_components)
+        Conditional mixture weights of each row.
+    df : ndarray of shape (n_samples, n_components)
+        Degrees of freedom of each component's conditional law.
+    loc : ndarray of shape (n_samples, n_components, n_targets)
+        Location of each component's conditional law.
+    scale : ndarray of shape (n_samples, n_components, n_targets, n_targets)
+        Scale matrix of each component's conditional law (diagonal for 'diag').
+    target_features : ndarray of shape (n_targets,)
+        Indices of the target features (the features not given), in order.
+    target_names : ndarray of shape (n_targets,) or None
+        Their names when the model was fitted on named features.
+    """
+
+    def __init__(self, weights, df, loc, scale, target_features, target_names, independent):
+        self.weights = weights
+        self.df = df
+        self.loc = loc
+        self.scale = scale
+        self.target_features = np.asarray(target_features)
+        self.target_names = target_names
+        self.independent = bool(independent)
+
+    @property
+    def n_targets(self):
+        return self.loc.shape[-1]
+
+    def __repr__(self):
+        n, k, t = self.loc.shape
+        names = (
+            list(self.target_names) if self.target_names is not None else self.target_features.tolist()
+        )
+        return f"ConditionalPredictive(n_samples={n}, n_components={k}, targets={names})"
+
+    def __len__(self):
+        return self.loc.shape[0]
+
+    @property
+    def distribution(self):
+        """The conditional laws as one TensorFlow Probability ``MixtureSameFamily``.
+
+        Batch shape ``(n_samples,)``, event shape ``(n_targets,)``; usable in TensorFlow code.
+        """
+        return _predictor().conditional_distribution(
+            self.weights, self.df, self.loc, self.scale, self.independent
+        )
+
+    def mean(self):
+        """Conditional means, shape (n_samples, n_targets) (``inf`` where a law has none)."""
+        finite = self.df > 1.0
+        loc = np.where(finite[..., None], self.loc, np.inf)
+        used = self.weights > 0
+        return np.einsum("nk,nkt->nt", self.weights, np.where(used[..., None], loc, 0.0))
+
+    def covariance(self):
+        """Conditional covariance matrices (n_samples, n_targets, n_targets), by the law of
+        total covariance (``inf`` where a component with weight has ``df <= 2``)."""
+        df = self.df
+        factor = np.where(df > 2.0, df / np.where(df > 2.0, df - 2.0, 1.0), np.inf)
+        used = self.weights > 0
+        factor = np.where(used, factor, 0.0)
+        within = np.einsum("nk,nkts->nts", self.weights * factor, self.scale)
+        mean = self.mean()
+        centred = self.loc - mean[:, None, :]
+        between = np.einsum("nk,nkt,nks->nts", self.weights, centred, centred)
+        return within + between
+
+    def stddev(self):
+        """Conditional standard deviations, shape (n_samples, n_targets)."""
+        return np.sqrt(np.diagonal(self.covariance(), axis1=-2, axis2=-1))
+
+    def cdf(self, y):
+        """Marginal conditional CDF of each target at ``y`` (broadcast to (n_samples, n_targets))."""
+        y = np.broadcast_to(np.asarray(y, dtype=np.float64), (len(self), self.n_targets))
+        sd = np.sqrt(np.diagonal(self.scale, axis1=-2, axis2=-1))  # (n, K, T)
+        z = (y[:, None, :] - self.loc) / sd
+        return np.einsum("nk,nkt->nt", self.weights, _stats.t.cdf(z, self.df[..., None]))
+
+    def quantile(self, q):
+        """Marginal conditional quantiles of each target.
+
+        Parameters
+        ----------
+        q : float or array-like of floats in (0, 1)
+
+        Returns
+        -------
+        quantiles : ndarray of shape (n_samples, n_targets), or (len(q), n_samples, n_targets)
+        """
+        qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
+        if qs.ndim != 1 or np.any(~(qs > 0)) or np.any(~(qs < 1)):
+            raise ValueError(f"quantile levels must lie strictly between 0 and 1, got {q!r}.")
+        sd = np.sqrt(np.diagonal(self.scale, axis1=-2, axis2=-1))
+        out = []
+        for level in qs:
+            # the mixture's quantile lies between its components' quantiles
+            comp = self.loc + sd * _stats.t.ppf(level, self.df[..., None])
+            used = (self.weights > 0)[..., None]
+            lo = np.min(np.where(used, comp, np.inf), axis=1)
+            hi = np.max(np.where(used, comp, -np.inf), axis=1)
+            for _ in range(100):
+                mid = 0.5 * (lo + hi)
+                below = self.cdf(mid) < level
+                lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+                if np.all(hi - lo <= 1e-12 * np.maximum(1.0, np.abs(mid))):
+                    break
+            out.append(0.5 * (lo + hi))
+        return out[0] if np.ndim(q) == 0 else np.stack(out)
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draws from each row's conditional law, shape (n_samples, n_rows, n_targets)."""
+        from numbers import Integral
+
+        if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        rng = check_random_state(random_state)
+        seed = rng.randint(0, 2**31 - 1, size=2)
+        return _predictor().sample_distribution(self.distribution, n_samples, seed)
+
+    def log_prob(self, y):
+        """Log conditional density of the targets ``y`` (n_samples, n_targets), shape (n_samples,)."""
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim == 1 and self.n_targets == 1:
+            y = y[:, None]
+        if y.shape != (len(self), self.n_targets):
+            raise ValueError(
+                f"y should have the shape (n_samples, n_targets) = ({len(self)}, "
+                f"{self.n_targets}), got {y.shape}."
+            )
+        return _predictor().distribution_log_prob(self.distribution, y)
