@@ -42,9 +42,14 @@ class ConditionalPredictive:
         Indices of the target features (the features not given), in order.
     target_names : ndarray of shape (n_targets,) or None
         Their names when the model was fitted on named features.
+    supported : ndarray of shape (n_components,) of bool
+        The components that hold data (at least a 1e-6 share of the sample weight); the
+        moments (:meth:`mean`, :meth:`covariance`, :meth:`stddev`) use these only.
     """
 
-    def __init__(self, weights, df, loc, scale, target_features, target_names, independent):
+    def __init__(
+        self, weights, df, loc, scale, target_features, target_names, independent, supported=None
+    ):
         self.weights = weights
         self.df = df
         self.loc = loc
@@ -52,6 +57,10 @@ class ConditionalPredictive:
         self.target_features = np.asarray(target_features)
         self.target_names = target_names
         self.independent = bool(independent)
+        n_comp = weights.shape[1]
+        self.supported = (
+            np.ones(n_comp, dtype=bool) if supported is None else np.asarray(supported, dtype=bool)
+        )
 
     @property
     def n_targets(self):
@@ -77,24 +86,36 @@ class ConditionalPredictive:
             self.weights, self.df, self.loc, self.scale, self.independent
         )
 
+    def _moment_weights(self):
+        w = np.where(self.supported[None, :], self.weights, 0.0)
+        total = w.sum(axis=1, keepdims=True)
+        # (a row that only unsupported components explain keeps every component)
+        w = np.where(total > 0, w, self.weights)
+        return w / w.sum(axis=1, keepdims=True)
+
     def mean(self):
-        """Conditional means, shape (n_samples, n_targets) (``inf`` where a law has none)."""
-        finite = self.df > 1.0
-        loc = np.where(finite[..., None], self.loc, np.inf)
-        used = self.weights > 0
-        return np.einsum("nk,nkt->nt", self.weights, np.where(used[..., None], loc, 0.0))
+        """Conditional means, shape (n_samples, n_targets).
+
+        The moments leave out the components that hold (almost) no data (``supported``
+        False): such a component's law is the prior's, heavy-tailed, often with no variance
+        (``df <= 2``), and a tiny weight would make every variance infinite. The
+        distribution, its quantiles, draws and densities keep every component.
+        """
+        w = self._moment_weights()
+        loc = np.where((self.df > 1.0)[..., None], self.loc, np.inf)
+        return np.einsum("nk,nkt->nt", w, np.where((w > 0)[..., None], loc, 0.0))
 
     def covariance(self):
         """Conditional covariance matrices (n_samples, n_targets, n_targets), by the law of
-        total covariance (``inf`` where a component with weight has ``df <= 2``)."""
+        total covariance over the components kept by :meth:`mean` (``inf`` where one of them
+        has ``df <= 2``)."""
+        w = self._moment_weights()
         df = self.df
         factor = np.where(df > 2.0, df / np.where(df > 2.0, df - 2.0, 1.0), np.inf)
-        used = self.weights > 0
-        factor = np.where(used, factor, 0.0)
-        within = np.einsum("nk,nkts->nts", self.weights * factor, self.scale)
-        mean = self.mean()
-        centred = self.loc - mean[:, None, :]
-        between = np.einsum("nk,nkt,nks->nts", self.weights, centred, centred)
+        factor = np.where(w > 0, factor, 0.0)
+        within = np.einsum("nk,nkts->nts", w * factor, self.scale)
+        centred = np.where((w > 0)[..., None], self.loc - self.mean()[:, None, :], 0.0)
+        between = np.einsum("nk,nkt,nks->nts", w, centred, centred)
         return within + between
 
     def stddev(self):

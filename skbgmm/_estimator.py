@@ -1116,7 +1116,14 @@ default='dirichlet_process'
             targets,
             None if names is None else names[targets],
             covariance_shapes(self.covariance_type).independent_predictive,
+            supported=self._supported_components(),
         )
+
+    def _supported_components(self):
+        """Components holding at least a 1e-6 share of the sample weight (the others are
+        the prior's: see :class:`ConditionalPredictive`)."""
+        counts = np.asarray(self.mean_precision_) - self.mean_precision_prior_
+        return counts >= 1e-6 * max(float(counts.sum()), np.finfo(float).tiny)
 
     def impute(self, X, sample_posterior=False, random_state=None):
         """X with each missing entry (NaN) replaced from its row's observed entries.

@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skbgmm import VariationalGMM
+from skbgmm import GMMImputer, GMMRegressor, VariationalGMM
 
 
 @parametrize_with_checks(
@@ -16,6 +16,9 @@ from skbgmm import VariationalGMM
             random_state=0,
         ),
         VariationalGMM(n_components=2, covariance_type="spherical", batch_size=5, random_state=0),
+        GMMImputer(n_components=3, random_state=0),
+        GMMImputer(n_components=2, covariance_type="diag", add_indicator=True, random_state=0),
+        GMMRegressor(n_components=3, random_state=0),
     ],
     expected_failed_checks=lambda est: {},
 )

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _model
+from ._patterns import missing_rows
 from ._records import Config, FitResult, Frame, Posterior, Prior, float64
 from ._stopping import ChangeBelow
 from ._tf import tf, tfp
@@ -133,21 +134,43 @@ class GradientFunctions:
                 prior,
                 spec(0),
                 spec(0),
+                spec(0),
+                spec(0),
+            ],
+        )
+        self.loss_and_grad_missing = tf.function(
+            self._loss_and_grad_missing,
+            input_signature=[
+                spec(2),
+                spec(2),
+                tf.TensorSpec([None], tf.int32),
+                spec(1),
+                theta,
+                Frame(spec(1), spec(1)),
+                prior,
+                spec(0),
+                spec(0),
+                spec(0),
+                spec(0),
             ],
         )
         self.posterior = tf.function(
             self._posterior, input_signature=[theta, Frame(spec(1), spec(1))]
         )
 
-    def _negative_elbo(self, X, w, theta, frame, prior, reg_covar, total):
-        n_features = tf.shape(X)[1]
-        Z = (X - frame.shift[None]) / frame.scale[None]
+    def _negative_elbo(self, local_of, w, theta, frame, prior, total, wnorm, kl_weight):
+        """``-((total / wnorm) * local - kl_weight * KL) / total``: the minibatch loss.
+
+        ``local_of(post)`` is the rows' weighted log-evidence in the frame (the closed-form
+        local step); ``wnorm`` the minibatch's weight and ``kl_weight`` 1 or 0, so that a
+        minibatch computed in parts (complete rows, rows with missing entries) sums to its loss.
+        """
+        n_features = tf.shape(frame.shift)[0]
         fam, wp = self.fam, self.wp
         prior_z = _model.prior_to_frame(prior, frame.shift, frame.scale, fam)
         post = constrain(theta, fam, n_features, self.independent)
-        _, log_norm = _model.log_resp(Z, post, fam, wp)
         wsum = tf.reduce_sum(w)
-        local = tf.reduce_sum(w * log_norm) - wsum * tf.reduce_sum(tf.math.log(frame.scale))
+        local = local_of(post) - wsum * tf.reduce_sum(tf.math.log(frame.scale))
         kl = wp.kl(post.weight_concentration, prior_z.weight_concentration) + fam.precisions_kl(
             post, prior_z, n_features
         )
@@ -156,12 +179,37 @@ class GradientFunctions:
             kl += independent_means_kl(post, prior_z.mean, tau, fam, n_features)
         else:
             kl += _model.means_kl(post, prior_z, fam, n_features)
-        return -((total / wsum) * local - kl) / total
+        return -((total / wnorm) * local - kl_weight * kl) / total
 
-    def _loss_and_grad(self, X, w, theta, frame, prior, reg_covar, total):
+    def _loss_and_grad(self, X, w, theta, frame, prior, reg_covar, total, wnorm, kl_weight):
+        Z = (X - frame.shift[None]) / frame.scale[None]
+
+        def local_of(post):
+            _, log_norm = _model.log_resp(Z, post, self.fam, self.wp)
+            return tf.reduce_sum(w * log_norm)
+
         with tf.GradientTape() as tape:
             tape.watch(theta)
-            loss = self._negative_elbo(X, w, theta, frame, prior, reg_covar, total)
+            loss = self._negative_elbo(local_of, w, theta, frame, prior, total, wnorm, kl_weight)
+        return loss, Theta(*tape.gradient(loss, theta))
+
+    def _loss_and_grad_missing(
+        self, X, patterns, index, w, theta, frame, prior, reg_covar, total, wnorm, kl_weight
+    ):
+        """:meth:`_loss_and_grad` for rows with missing entries: the local step of
+        :func:`skbgmm._svi._model.log_resp_observed`, its entropy in data units."""
+        observed = tf.gather(patterns, index)
+        scaled = (X - frame.shift[None]) / frame.scale[None]
+        Z = tf.where(observed > 0.0, scaled, tf.zeros_like(scaled))
+        missing_log_scale = tf.linalg.matvec(1.0 - observed, tf.math.log(frame.scale))
+
+        def local_of(post):
+            _, log_norm, _, _ = _model.log_resp_observed(Z, patterns, index, post, self.fam, self.wp)
+            return tf.reduce_sum(w * (log_norm + missing_log_scale))
+
+        with tf.GradientTape() as tape:
+            tape.watch(theta)
+            loss = self._negative_elbo(local_of, w, theta, frame, prior, total, wnorm, kl_weight)
         return loss, Theta(*tape.gradient(loss, theta))
 
     def _posterior(self, theta, frame):
@@ -182,18 +230,36 @@ def gradient_functions(config: Config, independent: bool) -> GradientFunctions:
 def gradient_chunk(X, w, config, independent, theta, frame, prior, reg, total, runner=None):
     """Loss and gradients of one minibatch, wherever its rows are: ``(loss, grads, weight)``.
 
-    (``runner`` is accepted for the data-source protocol; the gradient engine runs its traced
-    function in the process that holds the rows.)
+    Rows with missing entries (NaN) take the partially observed local step; a row with no
+    observed entry has no weight. (``runner`` is accepted for the data-source protocol; the
+    gradient engine runs its traced function in the process that holds the rows.)
     """
     w = np.asarray(w, dtype=np.float64)
+    rows = missing_rows(X)
+    if rows is not None:
+        w = w.copy()
+        w[rows.incomplete[rows.empty]] = 0.0
     wsum = float(w.sum())
     if wsum <= 0:
         return 0.0, None, 0.0
     gfn = gradient_functions(config, independent)
-    loss, grads = gfn.loss_and_grad(
-        np.asarray(X, dtype=np.float64), w, Theta(*theta), frame, prior, reg, total
+    theta = Theta(*theta)
+    X = np.asarray(X, dtype=np.float64)
+    if rows is None:
+        loss, grads = gfn.loss_and_grad(X, w, theta, frame, prior, reg, total, wsum, 1.0)
+        return float(loss), [np.asarray(g) for g in grads], wsum
+    loss, grads = gfn.loss_and_grad_missing(
+        X[rows.incomplete], rows.patterns, rows.index, w[rows.incomplete], theta, frame, prior,
+        reg, total, wsum, 1.0,
     )
-    return float(loss), [np.asarray(g) for g in grads], wsum
+    loss, grads = float(loss), [np.asarray(g) for g in grads]
+    if rows.complete.size:
+        more, more_grads = gfn.loss_and_grad(
+            X[rows.complete], w[rows.complete], theta, frame, prior, reg, total, wsum, 0.0
+        )
+        loss += float(more)
+        grads = [g + np.asarray(h) for g, h in zip(grads, more_grads)]
+    return loss, grads, wsum
 
 
 def run_gradient(source, n_samples, config, prior, options, state, rng):
