@@ -147,8 +147,10 @@ def regression(rows):
                 gmm.from_samples(np.c_[X[tr], y[tr]])
                 idx = np.arange(X.shape[1])
                 cond = [gmm.condition(idx, x) for x in X[te]]
-                m = np.array([c.to_mvn().mean[0] if k == 1 else (c.priors @ c.means[:, 0]) for c in cond])
-                nll = -np.array([np.log(np.exp(c.to_probability_density(np.array([[v]])))[0] if False else c.to_probability_density(np.array([[v]]))[0]) for c, v in zip(cond, y[te])])
+                m = np.array([c.priors @ c.means[:, 0] for c in cond])
+                nll = -np.log(
+                    [c.to_probability_density(np.array([[v]]))[0] for c, v in zip(cond, y[te])]
+                )
                 results[f"gmr GMM (K={k}, EM)"] = (m, nll)
         for label, (m, nll) in results.items():
             rows.append(
