@@ -22,6 +22,10 @@ for kw in [dict(), dict(covariance_type='tied'), dict(covariance_type='diag', in
     m = VariationalGMM(n_components=3, random_state=0, **kw).fit(X)
     m.predict(X); m.score_samples(X); m.sample(3); m.summary(); m.posterior_distributions()
 VariationalGMM(n_components=3, random_state=0).partial_fit(X).partial_fit(X)
+m.predictive_distribution().sample(5, seed=1)
+holes = X.copy(); holes[::3, 1] = np.nan
+m = VariationalGMM(n_components=3, random_state=0).fit(holes)
+m.condition(X[:4, :1], given=[0]).sample(2, random_state=0); m.impute(holes)
 print('done')
 """
 

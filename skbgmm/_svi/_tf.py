@@ -51,6 +51,9 @@ def _quiet_import():
             import tensorflow_probability
 
             tensorflow.constant(0.0) + 1.0  # starts the runtime (device discovery logs here)
+            # the first integer transpose prints oneDNN's "supports DT_INT32 only on AVX-512"
+            # notice (TFP's Categorical draws run one): run it here, while it is captured
+            tensorflow.transpose(tensorflow.zeros([1, 1], tensorflow.int32))
         except BaseException:
             failed = True
             raise
