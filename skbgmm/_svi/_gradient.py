@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _model
+from ._functions import _traced
 from ._patterns import missing_rows
 from ._records import Config, FitResult, Frame, Posterior, Prior, float64
 from ._stopping import ChangeBelow
@@ -124,7 +125,7 @@ class GradientFunctions:
             spec(fam.theta_cov_rank),
         )
         prior = Prior(spec(0), spec(0), spec(1), spec(0), spec(fam.prior_rank))
-        self.loss_and_grad = tf.function(
+        self.loss_and_grad = _traced(
             self._loss_and_grad,
             input_signature=[
                 spec(2),
@@ -138,7 +139,7 @@ class GradientFunctions:
                 spec(0),
             ],
         )
-        self.loss_and_grad_missing = tf.function(
+        self.loss_and_grad_missing = _traced(
             self._loss_and_grad_missing,
             input_signature=[
                 spec(2),
@@ -154,7 +155,7 @@ class GradientFunctions:
                 spec(0),
             ],
         )
-        self.posterior = tf.function(
+        self.posterior = _traced(
             self._posterior, input_signature=[theta, Frame(spec(1), spec(1))]
         )
 

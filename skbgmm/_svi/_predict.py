@@ -272,17 +272,26 @@ def export_saved_model(config: Config, post: Posterior, weights, path):
             log_r, _ = _model.log_resp(X - self.centre[None], self.post, fam, wp)
             return log_r - tf.reduce_logsumexp(log_r, axis=1, keepdims=True)
 
-        @tf.function(input_signature=[tf.TensorSpec([None, n_features], tf.float64, name="X")])
+        @tf.function(
+            input_signature=[tf.TensorSpec([None, n_features], tf.float64, name="X")],
+            autograph=False,
+        )
         def score_samples(self, X):
             return _model.predictive_log_density(
                 X - self.centre[None], self.post, self.log_weights, fam
             )
 
-        @tf.function(input_signature=[tf.TensorSpec([None, n_features], tf.float64, name="X")])
+        @tf.function(
+            input_signature=[tf.TensorSpec([None, n_features], tf.float64, name="X")],
+            autograph=False,
+        )
         def predict_proba(self, X):
             return tf.exp(self._log_resp(X))
 
-        @tf.function(input_signature=[tf.TensorSpec([None, n_features], tf.float64, name="X")])
+        @tf.function(
+            input_signature=[tf.TensorSpec([None, n_features], tf.float64, name="X")],
+            autograph=False,
+        )
         def predict(self, X):
             return tf.argmax(self._log_resp(X), axis=1)
 
