@@ -20,6 +20,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax served with the docs: maths renders without a network
     "sphinx.ext.intersphinx",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -34,7 +35,19 @@ autodoc_default_options = {}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_validation_checks = set()
-intersphinx_mapping = {}
+# links to the projects' pages through inventories shipped in docs/_inventories (written by
+# make_inventories.py), so that the build reads no network
+_INV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_inventories")
+intersphinx_mapping = {
+    "sklearn": ("https://scikit-learn.org/stable/", os.path.join(_INV, "sklearn.inv")),
+    "numpy": ("https://numpy.org/doc/stable/", os.path.join(_INV, "numpy.inv")),
+    "pandas": ("https://pandas.pydata.org/docs/", os.path.join(_INV, "pandas.inv")),
+    "dask_ml": ("https://ml.dask.org/", os.path.join(_INV, "dask_ml.inv")),
+    "tfp": (
+        "https://www.tensorflow.org/probability/api_docs/python/",
+        os.path.join(_INV, "tfp.inv"),
+    ),
+}
 
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",

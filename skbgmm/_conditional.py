@@ -28,6 +28,25 @@ class ConditionalPredictive:
     ``covariance_type='diag'`` the components' coordinates are independent univariate laws, so
     each component's conditional is its marginal and only the weights depend on the given values.
 
+    Parameters
+    ----------
+    weights : ndarray of shape (n_samples, n_components)
+        See the attributes (as :meth:`VariationalGMM.condition` computes them).
+    df : ndarray of shape (n_samples, n_components)
+        See the attributes.
+    loc : ndarray of shape (n_samples, n_components, n_targets)
+        See the attributes.
+    scale : ndarray of shape (n_samples, n_components, n_targets, n_targets)
+        See the attributes.
+    target_features : ndarray of shape (n_targets,)
+        See the attributes.
+    target_names : ndarray of shape (n_targets,) or None
+        See the attributes.
+    independent : bool
+        Whether each component's coordinates are independent univariate laws ('diag').
+    supported : ndarray of shape (n_components,) of bool, default=None
+        See the attributes; None: every component.
+
     Attributes
     ----------
     weights : ndarray of shape (n_samples, n_components)
@@ -94,21 +113,32 @@ class ConditionalPredictive:
         return w / w.sum(axis=1, keepdims=True)
 
     def mean(self):
-        """Conditional means, shape (n_samples, n_targets).
+        """Conditional means.
 
         The moments leave out the components that hold (almost) no data (``supported``
         False): such a component's law is the prior's, heavy-tailed, often with no variance
         (``df <= 2``), and a tiny weight would make every variance infinite. The
         distribution, its quantiles, draws and densities keep every component.
+
+        Returns
+        -------
+        mean : ndarray of shape (n_samples, n_targets)
+            The conditional mean of each row's targets.
         """
         w = self._moment_weights()
         loc = np.where((self.df > 1.0)[..., None], self.loc, np.inf)
         return np.einsum("nk,nkt->nt", w, np.where((w > 0)[..., None], loc, 0.0))
 
     def covariance(self):
-        """Conditional covariance matrices (n_samples, n_targets, n_targets), by the law of
-        total covariance over the components kept by :meth:`mean` (``inf`` where one of them
-        has ``df <= 2``)."""
+        """Conditional covariance matrices, by the law of total covariance.
+
+        Over the components kept by :meth:`mean` (``inf`` where one of them has ``df <= 2``).
+
+        Returns
+        -------
+        covariance : ndarray of shape (n_samples, n_targets, n_targets)
+            The conditional covariance of each row's targets.
+        """
         w = self._moment_weights()
         df = self.df
         factor = np.where(df > 2.0, df / np.where(df > 2.0, df - 2.0, 1.0), np.inf)
@@ -119,11 +149,28 @@ class ConditionalPredictive:
         return within + between
 
     def stddev(self):
-        """Conditional standard deviations, shape (n_samples, n_targets)."""
+        """Conditional standard deviations.
+
+        Returns
+        -------
+        stddev : ndarray of shape (n_samples, n_targets)
+            Square roots of the diagonal of :meth:`covariance`.
+        """
         return np.sqrt(np.diagonal(self.covariance(), axis1=-2, axis2=-1))
 
     def cdf(self, y):
-        """Marginal conditional CDF of each target at ``y`` (broadcast to (n_samples, n_targets))."""
+        """Marginal conditional CDF of each target at ``y``.
+
+        Parameters
+        ----------
+        y : array-like, broadcast to (n_samples, n_targets)
+            Values of the targets.
+
+        Returns
+        -------
+        cdf : ndarray of shape (n_samples, n_targets)
+            ``P(target_t <= y_nt | x_given_n)`` for each row and target.
+        """
         y = np.broadcast_to(np.asarray(y, dtype=np.float64), (len(self), self.n_targets))
         sd = np.sqrt(np.diagonal(self.scale, axis1=-2, axis2=-1))  # (n, K, T)
         z = (y[:, None, :] - self.loc) / sd
@@ -135,10 +182,12 @@ class ConditionalPredictive:
         Parameters
         ----------
         q : float or array-like of floats in (0, 1)
+            Quantile levels.
 
         Returns
         -------
         quantiles : ndarray of shape (n_samples, n_targets), or (len(q), n_samples, n_targets)
+            The levels' quantiles of each target's marginal conditional law.
         """
         qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
         if qs.ndim != 1 or np.any(~(qs > 0)) or np.any(~(qs < 1)):
@@ -161,7 +210,20 @@ class ConditionalPredictive:
         return out[0] if np.ndim(q) == 0 else np.stack(out)
 
     def sample(self, n_samples=1, random_state=None):
-        """Draws from each row's conditional law, shape (n_samples, n_rows, n_targets)."""
+        """Draw from each row's conditional law.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Draws per row.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws.
+
+        Returns
+        -------
+        draws : ndarray of shape (n_samples, n_rows, n_targets)
+            Independent draws of each row's targets.
+        """
         from numbers import Integral
 
         if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
@@ -171,7 +233,18 @@ class ConditionalPredictive:
         return _predictor().sample_distribution(self.distribution, n_samples, seed)
 
     def log_prob(self, y):
-        """Log conditional density of the targets ``y`` (n_samples, n_targets), shape (n_samples,)."""
+        """Log conditional density of the targets.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples, n_targets)
+            Values of the targets, one row per conditioned row.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            ``log p(y_n | x_given_n, training data)``.
+        """
         y = np.asarray(y, dtype=np.float64)
         if y.ndim == 1 and self.n_targets == 1:
             y = y[:, None]

@@ -67,9 +67,11 @@ class GMMImputer(TransformerMixin, BaseEstimator):
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, \
 default='dirichlet_process'
     reg_covar : float, default=1e-6
+        Added to the diagonal of each component's scatter, as in :class:`VariationalGMM`.
     max_iter : int, default=500
+        Upper bound on the passes of the mixture's fit.
     n_init : int, default=1
-        As in :class:`VariationalGMM`.
+        Initialisations of the mixture's fit (the best ELBO is kept).
     sample_posterior : bool, default=False
         Impute by a draw from the conditional posterior predictive instead of its mean.
     add_indicator : bool, default=False
@@ -160,12 +162,14 @@ default='dirichlet_process'
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Training data with missing entries.
         y : None
             Ignored.
 
         Returns
         -------
         self : GMMImputer
+            The fitted imputer.
         """
         X, mask = self._with_nan(X, reset=True)
         self.random_state_ = check_random_state(self.random_state)
@@ -185,11 +189,13 @@ default='dirichlet_process'
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Data with missing entries.
 
         Returns
         -------
         X_imputed : ndarray of shape (n_samples, n_features) or (n_samples, n_features + \
 n_indicator)
+            X with every missing entry imputed, then the indicator's columns if any.
         """
         check_is_fitted(self)
         X, _ = self._with_nan(X, reset=False)
@@ -230,16 +236,21 @@ class GMMRegressor(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     n_components : int, default=10
+        Upper bound on the number of components of the joint mixture.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
         'full' (or 'tied') is what makes ``y`` depend on ``X`` within a component; with
         'diag' or 'spherical' the prediction depends on ``X`` only through the weights.
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, \
 default='dirichlet_process'
+        The weight prior of the joint mixture.
     reg_covar : float, default=1e-6
+        Added to the diagonal of each component's scatter.
     max_iter : int, default=500
+        Upper bound on the passes of the fit.
     n_init : int, default=1
+        Initialisations of the fit (the best ELBO is kept).
     random_state : int, RandomState instance or None, default=None
-        As in :class:`VariationalGMM`.
+        Seeds the fit, as in :class:`VariationalGMM`.
 
     Attributes
     ----------
@@ -297,10 +308,12 @@ default='dirichlet_process'
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets (finite).
         sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows.
 
         Returns
         -------
         self : GMMRegressor
+            The fitted regressor.
         """
         X, y = validate_data(
             self,
@@ -324,6 +337,11 @@ default='dirichlet_process'
     def predict_distribution(self, X):
         """The conditional posterior predictive of ``y`` for each row of X.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs; missing entries (NaN) are integrated out.
+
         Returns
         -------
         conditional : ConditionalPredictive
@@ -340,13 +358,16 @@ default='dirichlet_process'
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Inputs; missing entries (NaN) are integrated out.
         return_std : bool, default=False
             Also return the conditional standard deviation of each output.
 
         Returns
         -------
         y_mean : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-        y_std : ndarray of the same shape, only with ``return_std=True``
+            Conditional means.
+        y_std : ndarray of the same shape
+            Conditional standard deviations (only with ``return_std=True``).
         """
         cond = self.predict_distribution(X)
         mean = cond.mean()

@@ -29,6 +29,21 @@ PUBLIC = [
     "skbgmm.VariationalGMM.sample_posterior",
     "skbgmm.VariationalGMM.predictive_distribution",
     "skbgmm.VariationalGMM.export_saved_model",
+    "skbgmm.VariationalGMM.condition",
+    "skbgmm.VariationalGMM.impute",
+    "skbgmm.GMMImputer",
+    "skbgmm.GMMImputer.fit",
+    "skbgmm.GMMImputer.transform",
+    "skbgmm.GMMRegressor",
+    "skbgmm.GMMRegressor.fit",
+    "skbgmm.GMMRegressor.predict",
+    "skbgmm.GMMRegressor.predict_distribution",
+    "skbgmm.ConditionalPredictive",
+    "skbgmm.ConditionalPredictive.mean",
+    "skbgmm.ConditionalPredictive.covariance",
+    "skbgmm.ConditionalPredictive.quantile",
+    "skbgmm.ConditionalPredictive.sample",
+    "skbgmm.ConditionalPredictive.log_prob",
     "skbgmm.select_n_components",
     "skbgmm.save",
     "skbgmm.make_recipe_data",
@@ -57,6 +72,19 @@ def test_doctest_in_class_docstring():
 
     failures, _ = doctest.testmod(mod, verbose=False)
     assert failures == 0
+    import skbgmm._impute as impute
+
+    failures, attempted = doctest.testmod(impute, verbose=False)
+    assert failures == 0 and attempted > 0
+
+
+def test_docs_build_needs_no_network():
+    # intersphinx reads inventories shipped with the docs, and MathJax is served with them
+    conf = runpy.run_path(str(ROOT / "docs" / "conf.py"))
+    for name, (url, inventory) in conf["intersphinx_mapping"].items():
+        assert url.startswith("https://")
+        assert os.path.isfile(inventory), (name, inventory)
+    assert "sphinx-mathjax-offline" in conf["extensions"]
 
 
 EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))

@@ -139,3 +139,27 @@ def test_weight_prior_expectations_against_monte_carlo(weight_type):
     expected = wp.expected_log_weights(wc).numpy()
     assert np.all(np.abs(log_draws.mean(0) - expected)[keep] < 5 * se[keep])
     np.testing.assert_allclose(wp.mean_weights(wc.numpy()), draws.mean(0), atol=4e-3)
+
+
+def test_closed_form_kl_divergences_equal_tfp():
+    from skbgmm._svi._families import beta_kl, gamma_kl
+
+    rng = np.random.RandomState(0)
+    a, b, a0, b0 = (tf.constant(rng.uniform(0.05, 50.0, size=20)) for _ in range(4))
+    np.testing.assert_allclose(
+        beta_kl(a, b, a0, b0).numpy(),
+        tfd.kl_divergence(tfd.Beta(a, b), tfd.Beta(a0, b0)).numpy(),
+        rtol=1e-9,
+    )
+    np.testing.assert_allclose(
+        gamma_kl(a, b, a0, b0).numpy(),
+        tfd.kl_divergence(tfd.Gamma(a, b), tfd.Gamma(a0, b0)).numpy(),
+        rtol=1e-9,
+    )
+    alpha = tf.constant(rng.uniform(0.05, 500.0, size=7))
+    wp = WEIGHT_PRIORS["dirichlet_distribution"]
+    np.testing.assert_allclose(
+        wp.kl(alpha, tf.constant(0.3, tf.float64)).numpy(),
+        tfd.kl_divergence(tfd.Dirichlet(alpha), tfd.Dirichlet(0.3 * tf.ones_like(alpha))).numpy(),
+        rtol=1e-9,
+    )
