@@ -1078,7 +1078,7 @@ default='dirichlet_process'
         X : array-like of shape (n_samples, len(given))
             Values of the given features, in the order of ``given``. A missing value (NaN) is
             integrated out: that row is conditioned on its observed given values only.
-        given : array-like of int or str, or bool array of shape (n_features_in_,)
+        given : array-like of int or str, or bool array of shape (n_features,)
             The given features, by index or (for a model fitted on named features) by name.
 
         Returns
