@@ -5,20 +5,26 @@ this process's TensorFlow import and traces), the threading backend with 2 jobs 
 processes with 2 jobs (each worker imports TensorFlow and traces).
 """
 
-import sys, time, warnings
-warnings.simplefilter("ignore")
-import numpy as np
+import time
+import warnings
+
+from joblib import parallel_backend
 from sklearn.datasets import load_iris
 from sklearn.model_selection import GridSearchCV
+
 from skbgmm import VariationalGMM
-X = load_iris().data
-grid = {"n_components": [1, 2, 3, 4, 5]}
-for n_jobs, backend in [(1, None), (2, "threading"), (2, "loky")]:
-    from joblib import parallel_backend
-    t = time.perf_counter()
-    if backend:
+
+
+def main():
+    warnings.simplefilter("ignore")
+    X = load_iris().data
+    grid = {"n_components": [1, 2, 3, 4, 5]}
+    for n_jobs, backend in [(1, "sequential"), (2, "threading"), (2, "loky")]:
+        t = time.perf_counter()
         with parallel_backend(backend, n_jobs=n_jobs):
             GridSearchCV(VariationalGMM(random_state=0), grid, cv=3, n_jobs=n_jobs).fit(X)
-    else:
-        GridSearchCV(VariationalGMM(random_state=0), grid, cv=3, n_jobs=n_jobs).fit(X)
-    print(n_jobs, backend, f"{time.perf_counter() - t:.2f} s")
+        print(f"n_jobs={n_jobs} {backend:10s} {time.perf_counter() - t:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

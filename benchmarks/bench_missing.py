@@ -56,7 +56,11 @@ def datasets():
     blobs, _ = make_blobs(3000, 5, centers=4, random_state=1)
     wide, _ = make_blobs(3000, 10, centers=6, cluster_std=2.0, random_state=2)
     out = {"blobs-5d": blobs, "blobs-10d": wide}
-    for name, loader in [("iris", load_iris), ("wine", load_wine), ("breast_cancer", load_breast_cancer)]:
+    for name, loader in [
+        ("iris", load_iris),
+        ("wine", load_wine),
+        ("breast_cancer", load_breast_cancer),
+    ]:
         out[name] = StandardScaler().fit_transform(loader().data)
     return out
 
@@ -78,8 +82,12 @@ def imputation(rows):
                     filled = imp.fit_transform(Xm)
                     rows.append(
                         dict(
-                            part="imputation", data=name, fraction=frac, seed=seed,
-                            estimator=label, seconds=time.perf_counter() - t,
+                            part="imputation",
+                            data=name,
+                            fraction=frac,
+                            seed=seed,
+                            estimator=label,
+                            seconds=time.perf_counter() - t,
                             rmse=float(np.sqrt(np.mean((filled[mask] - X[mask]) ** 2))),
                         )
                     )
@@ -100,8 +108,12 @@ def likelihood(rows):
                 part = VariationalGMM(n_components=10, random_state=seed).fit(tr)
                 rows.append(
                     dict(
-                        part="likelihood", data=name, fraction=frac, seed=seed,
-                        complete_fit=float(full.score(te)), holes_fit=float(part.score(te)),
+                        part="likelihood",
+                        data=name,
+                        fraction=frac,
+                        seed=seed,
+                        complete_fit=float(full.score(te)),
+                        holes_fit=float(part.score(te)),
                         complete_components=int(full.n_effective_components_),
                         holes_components=int(part.n_effective_components_),
                     )
@@ -129,11 +141,15 @@ def regression(rows):
         results["GMMRegressor"] = (dist.mean()[:, 0], -dist.log_prob(y[te][:, None]))
         for k in (1, 3):
             reg_k = GMMRegressor(
-                n_components=k, weight_concentration_prior_type="dirichlet_distribution",
+                n_components=k,
+                weight_concentration_prior_type="dirichlet_distribution",
                 random_state=fold,
             ).fit(X[tr], y[tr])
             d = reg_k.predict_distribution(X[te])
-            results[f"GMMRegressor(K={k}, Dirichlet)"] = (d.mean()[:, 0], -d.log_prob(y[te][:, None]))
+            results[f"GMMRegressor(K={k}, Dirichlet)"] = (
+                d.mean()[:, 0],
+                -d.log_prob(y[te][:, None]),
+            )
         gp = GaussianProcessRegressor(RBF(np.ones(X.shape[1])) + WhiteKernel(), normalize_y=True)
         gp.fit(X[tr], y[tr])
         m, s = gp.predict(X[te], return_std=True)
@@ -155,8 +171,12 @@ def regression(rows):
         for label, (m, nll) in results.items():
             rows.append(
                 dict(
-                    part="regression", data="diabetes", fold=fold, estimator=label,
-                    rmse=float(np.sqrt(np.mean((m - y[te]) ** 2))), nll=float(np.mean(nll)),
+                    part="regression",
+                    data="diabetes",
+                    fold=fold,
+                    estimator=label,
+                    rmse=float(np.sqrt(np.mean((m - y[te]) ** 2))),
+                    nll=float(np.mean(nll)),
                 )
             )
 

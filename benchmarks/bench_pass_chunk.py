@@ -5,32 +5,46 @@ Run: ``python benchmarks/bench_pass_chunk.py [full|diag]``: the float64 and floa
 NumPy products a pass needs on the same chunk.
 """
 
-import sys, time, os
+import sys
+import time
 
 import numpy as np
-import tensorflow as tf
+
 from skbgmm._svi._functions import functions
 from skbgmm._svi._records import Config, Frame, Prior, Stats
+
 ct = sys.argv[1] if len(sys.argv) > 1 else "full"
-fns=functions(Config(ct,'dirichlet_process'))
-n,d,k=20971,10,10
-rng=np.random.RandomState(0)
-X=rng.randn(n,d); w=np.ones(n)
-frame=Frame(np.zeros(d), np.ones(d))
-cov={"full": np.eye(d), "diag": np.ones(d)}[ct]
-prior=Prior(0.1,1.,np.zeros(d),float(d),cov)
-r=rng.dirichlet(np.ones(k),size=n)
-st=Stats(*(np.asarray(s) for s in fns.batch_stats(X,w,r,frame)))
-X32=X.astype(np.float32)
-for name, f, XX, pairs, dl in [("step64", fns.step, X, np.zeros((0,2),np.int32), -1), ("step32", fns.step32, X32, np.zeros((0,2),np.int32), -1), ("step32+moves", fns.step32, X32, np.array([[0,1],[2,3],[4,5]],np.int32), 9)]:
-    args=(XX,w,frame,prior,1e-6,st,pairs,np.int32(dl))
+fns = functions(Config(ct, "dirichlet_process"))
+n, d, k = 20971, 10, 10
+rng = np.random.RandomState(0)
+X = rng.randn(n, d)
+w = np.ones(n)
+frame = Frame(np.zeros(d), np.ones(d))
+cov = {"full": np.eye(d), "diag": np.ones(d)}[ct]
+prior = Prior(0.1, 1.0, np.zeros(d), float(d), cov)
+r = rng.dirichlet(np.ones(k), size=n)
+st = Stats(*(np.asarray(s) for s in fns.batch_stats(X, w, r, frame)))
+X32 = X.astype(np.float32)
+for name, f, XX, pairs, dl in [
+    ("step64", fns.step, X, np.zeros((0, 2), np.int32), -1),
+    ("step32", fns.step32, X32, np.zeros((0, 2), np.int32), -1),
+    ("step32+moves", fns.step32, X32, np.array([[0, 1], [2, 3], [4, 5]], np.int32), 9),
+]:
+    args = (XX, w, frame, prior, 1e-6, st, pairs, np.int32(dl))
     f(*args)
-    ts=[]
+    ts = []
     for _ in range(20):
-        t=time.perf_counter(); f(*args); ts.append(time.perf_counter()-t)
-    print(f"{name}: {np.median(ts)*1e3:.2f} ms per chunk -> {np.median(ts)*1e6/n*1e6/1e6:.3f} s per 1M rows")
-U=rng.rand(d,k*d); RZ=rng.rand(n,k*d)
-ts=[]
+        t = time.perf_counter()
+        f(*args)
+        ts.append(time.perf_counter() - t)
+    per_chunk = np.median(ts)
+    print(f"{name}: {per_chunk * 1e3:.2f} ms per chunk -> {per_chunk / n * 1e6:.3f} s per 1M rows")
+U = rng.rand(d, k * d)
+RZ = rng.rand(n, k * d)
+ts = []
 for _ in range(20):
-    t=time.perf_counter(); X@U; RZ.T@X; ts.append(time.perf_counter()-t)
-print(f"floor: {np.median(ts)*1e3:.2f} ms per chunk")
+    t = time.perf_counter()
+    X @ U
+    RZ.T @ X
+    ts.append(time.perf_counter() - t)
+print(f"floor: {np.median(ts) * 1e3:.2f} ms per chunk")

@@ -88,7 +88,9 @@ class ConditionalPredictive:
     def __repr__(self):
         n, k, t = self.loc.shape
         names = (
-            list(self.target_names) if self.target_names is not None else self.target_features.tolist()
+            list(self.target_names)
+            if self.target_names is not None
+            else self.target_features.tolist()
         )
         return f"ConditionalPredictive(n_samples={n}, n_components={k}, targets={names})"
 

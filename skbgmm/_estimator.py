@@ -611,7 +611,14 @@ default='dirichlet_process'
                 )
             n_features = None if reset else self.n_features_in_
             return StreamSource(X, n_features), True
-        X = validate_data(self, X, dtype=_dtypes(X), ensure_all_finite="allow-nan", ensure_min_samples=2, reset=reset)
+        X = validate_data(
+            self,
+            X,
+            dtype=_dtypes(X),
+            ensure_all_finite="allow-nan",
+            ensure_min_samples=2,
+            reset=reset,
+        )
         w = self._check_sample_weight(sample_weight, X.shape[0])
         return ArraySource(X, w), False
 
@@ -789,7 +796,14 @@ default='dirichlet_process'
             w = self._check_sample_weight(sample_weight, X.shape[0])
         else:
             config = self._config()
-            X = validate_data(self, X, dtype=_dtypes(X), ensure_all_finite="allow-nan", ensure_min_samples=2, reset=True)
+            X = validate_data(
+                self,
+                X,
+                dtype=_dtypes(X),
+                ensure_all_finite="allow-nan",
+                ensure_min_samples=2,
+                reset=True,
+            )
             w = self._check_sample_weight(sample_weight, X.shape[0])
             if X.shape[0] < self.n_components:
                 raise ValueError(

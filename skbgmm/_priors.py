@@ -45,7 +45,14 @@ def partial_moments(X, sample_weight):
     wsum = float(w.sum())
     n_feat = X.shape[1]
     if wsum <= 0:
-        return X.shape[0], 0.0, np.zeros(n_feat), np.zeros((n_feat, n_feat)), np.zeros(n_feat), n_empty
+        return (
+            X.shape[0],
+            0.0,
+            np.zeros(n_feat),
+            np.zeros((n_feat, n_feat)),
+            np.zeros(n_feat),
+            n_empty,
+        )
     if observed.all():
         mean = w @ X / wsum
         diff = X - mean

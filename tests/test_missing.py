@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from skbgmm import GMMImputer, GMMRegressor, VariationalGMM, make_recipe_data
 from skbgmm._svi import _model
-from skbgmm._svi._families import FAMILIES, WEIGHT_PRIORS
+from skbgmm._svi._families import WEIGHT_PRIORS
 from skbgmm._svi._patterns import filled, missing_rows
 from skbgmm._svi._records import Stats
 from tests.test_families import _posterior, _problem
@@ -76,7 +76,9 @@ def test_complete_rows_through_the_observed_path_are_unchanged(cov_type):
         np.testing.assert_allclose(y.numpy(), x.numpy(), rtol=1e-11, atol=1e-11)
     log_w = np.log(np.full(resp.shape[1], 1.0 / resp.shape[1]))
     dens = _model.predictive_log_density(tf.constant(Z), post, log_w, fam)
-    dens2 = _model.predictive_log_density_observed(tf.constant(Z), patterns, index, post, log_w, fam)
+    dens2 = _model.predictive_log_density_observed(
+        tf.constant(Z), patterns, index, post, log_w, fam
+    )
     np.testing.assert_allclose(dens2.numpy(), dens.numpy(), rtol=1e-12)
 
 
@@ -168,8 +170,9 @@ def test_conditional_density_integrates_to_one_and_quantiles_invert_the_cdf(fitt
     grid = np.linspace(-40, 40, 80001)
     for i in range(2):
         dens = np.exp(
-            gmm.condition(np.repeat([[1.0, 0.5], [3.5, 1.2]][i : i + 1], grid.size, 0), [0, 2])
-            .log_prob(grid[:, None])
+            gmm.condition(
+                np.repeat([[1.0, 0.5], [3.5, 1.2]][i : i + 1], grid.size, 0), [0, 2]
+            ).log_prob(grid[:, None])
         )
         np.testing.assert_allclose(np.trapezoid(dens, grid), 1.0, rtol=1e-6)
     q = cond.quantile([0.05, 0.5, 0.95])

@@ -114,7 +114,10 @@ BAD_STREAMS = [
     ("empty batch", lambda X: [X[:100], X[:0], X[100:200]], "empty"),
     (
         "a feature never observed",
-        lambda X: [np.where(np.arange(3) == 1, np.nan, X[:100]), np.where(np.arange(3) == 1, np.nan, X[100:200])],
+        lambda X: [
+            np.where(np.arange(3) == 1, np.nan, X[:100]),
+            np.where(np.arange(3) == 1, np.nan, X[100:200]),
+        ],
         "no observed value",
     ),
     ("inf inside", lambda X: [X[:100], X[100:200] * np.inf], "infinity"),

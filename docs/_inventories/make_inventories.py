@@ -28,9 +28,7 @@ INVENTORIES = {
             ("sklearn.impute", "module"),
         ],
         lambda name, role: (
-            f"api/{name}.html#module-$"
-            if role == "module"
-            else f"modules/generated/{name}.html#$"
+            f"api/{name}.html#module-$" if role == "module" else f"modules/generated/{name}.html#$"
         ),
     ),
     "numpy": (

@@ -191,6 +191,7 @@ class _Wishart:
 
     #: the blocks of a partially observed row are those of a dense covariance matrix
     dense_blocks = True
+
     def predictive_t(self, post, variance_factor):
         """``(df (K,), scale matrices (K, D, D))`` of the Student-t laws of :meth:`student_t`."""
         d = _d(tf.shape(post.means)[-1])

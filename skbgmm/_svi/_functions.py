@@ -109,7 +109,16 @@ class Functions:
         self.step_missing = _traced(
             self._step_missing,
             input_signature=[
-                x_spec, patterns, index, vec, frame, prior, _spec(0), stats, pairs, delete
+                x_spec,
+                patterns,
+                index,
+                vec,
+                frame,
+                prior,
+                _spec(0),
+                stats,
+                pairs,
+                delete,
             ],
         )
         self.log_resp_missing = _traced(
@@ -129,9 +138,7 @@ class Functions:
         self.memo_elbo = _traced(
             self._memo_elbo, input_signature=[frame, prior, _spec(0), batched, vec]
         )
-        self.posterior = _traced(
-            self._posterior, input_signature=[frame, prior, _spec(0), stats]
-        )
+        self.posterior = _traced(self._posterior, input_signature=[frame, prior, _spec(0), stats])
         self.valid = _traced(self._valid, input_signature=[frame, prior, _spec(0), stats])
         self.batch_stats = _traced(
             self._batch_stats, input_signature=[x_spec, vec, _spec(2), frame]
@@ -171,7 +178,9 @@ class Functions:
         def stats_of(weighted_resp):
             return _model.sufficient_stats(Z, weighted_resp, w_dt, self.fam)
 
-        return self._terms(w, frame, prior_z, post_z, log_resp, log_norm, stats_of, None, pairs, delete)
+        return self._terms(
+            w, frame, prior_z, post_z, log_resp, log_norm, stats_of, None, pairs, delete
+        )
 
     def _step_missing(self, X, patterns, index, w, frame, prior, reg_covar, stats, pairs, delete):
         """:meth:`_step` for rows with missing coordinates (NaN), in float64.
@@ -199,11 +208,21 @@ class Functions:
             return _model.completed_stats(block, weighted_resp, index, n_patterns, self.fam)
 
         return self._terms(
-            w, frame, prior_z, post_z, log_resp, log_norm, stats_of, tf.gather(entropy, index),
-            pairs, delete,
+            w,
+            frame,
+            prior_z,
+            post_z,
+            log_resp,
+            log_norm,
+            stats_of,
+            tf.gather(entropy, index),
+            pairs,
+            delete,
         )
 
-    def _terms(self, w, frame, prior_z, post_z, log_resp, log_norm, stats_of, row_entropy, pairs, delete):
+    def _terms(
+        self, w, frame, prior_z, post_z, log_resp, log_norm, stats_of, row_entropy, pairs, delete
+    ):
         """Statistics, log-evidence, KL and move terms of a step's responsibilities.
 
         ``row_entropy`` (n, K) is the entropy of the completed coordinates of each row under each
@@ -296,11 +315,15 @@ class Functions:
 
     # -- rows with missing coordinates: X holds zeros there (see skbgmm._svi._observed) ---------
     def _log_resp_missing(self, X, patterns, index, post):
-        log_r, log_norm, _, _ = _model.log_resp_observed(X, patterns, index, post, self.fam, self.wp)
+        log_r, log_norm, _, _ = _model.log_resp_observed(
+            X, patterns, index, post, self.fam, self.wp
+        )
         return log_r, log_norm
 
     def _log_density_missing(self, X, patterns, index, post, log_weights):
-        return _model.predictive_log_density_observed(X, patterns, index, post, log_weights, self.fam)
+        return _model.predictive_log_density_observed(
+            X, patterns, index, post, log_weights, self.fam
+        )
 
     def _conditional(self, X, patterns, index, post, log_weights):
         return _model.conditional_predictive(X, patterns, index, post, log_weights, self.fam)

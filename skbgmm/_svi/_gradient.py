@@ -155,9 +155,7 @@ class GradientFunctions:
                 spec(0),
             ],
         )
-        self.posterior = _traced(
-            self._posterior, input_signature=[theta, Frame(spec(1), spec(1))]
-        )
+        self.posterior = _traced(self._posterior, input_signature=[theta, Frame(spec(1), spec(1))])
 
     def _negative_elbo(self, local_of, w, theta, frame, prior, total, wnorm, kl_weight):
         """``-((total / wnorm) * local - kl_weight * KL) / total``: the minibatch loss.
@@ -205,7 +203,9 @@ class GradientFunctions:
         missing_log_scale = tf.linalg.matvec(1.0 - observed, tf.math.log(frame.scale))
 
         def local_of(post):
-            _, log_norm, _, _ = _model.log_resp_observed(Z, patterns, index, post, self.fam, self.wp)
+            _, log_norm, _, _ = _model.log_resp_observed(
+                Z, patterns, index, post, self.fam, self.wp
+            )
             return tf.reduce_sum(w * (log_norm + missing_log_scale))
 
         with tf.GradientTape() as tape:
@@ -250,8 +250,17 @@ def gradient_chunk(X, w, config, independent, theta, frame, prior, reg, total, r
         loss, grads = gfn.loss_and_grad(X, w, theta, frame, prior, reg, total, wsum, 1.0)
         return float(loss), [np.asarray(g) for g in grads], wsum
     loss, grads = gfn.loss_and_grad_missing(
-        X[rows.incomplete], rows.patterns, rows.index, w[rows.incomplete], theta, frame, prior,
-        reg, total, wsum, 1.0,
+        X[rows.incomplete],
+        rows.patterns,
+        rows.index,
+        w[rows.incomplete],
+        theta,
+        frame,
+        prior,
+        reg,
+        total,
+        wsum,
+        1.0,
     )
     loss, grads = float(loss), [np.asarray(g) for g in grads]
     if rows.complete.size:

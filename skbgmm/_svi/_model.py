@@ -99,7 +99,9 @@ def completed_stats(block, weighted_resp, index, n_patterns, fam):
     nk = tf.reduce_sum(weighted_resp, axis=0)
     s1 = tf.einsum("nk,nkd->kd", weighted_resp, block.completed)
     pattern_resp = tf.math.unsorted_segment_sum(weighted_resp, index, n_patterns)
-    s2 = fam.completed_second_moments(block.completed, weighted_resp, block.conditional, pattern_resp)
+    s2 = fam.completed_second_moments(
+        block.completed, weighted_resp, block.conditional, pattern_resp
+    )
     return nk, s1, s2
 
 
@@ -248,7 +250,9 @@ def conditional_predictive(Z, patterns, index, post, log_weights, fam):
     log_prob, block, df = predictive_observed(Z, patterns, index, post, fam)
     log_w = log_prob + log_weights[None]
     log_w = log_w - tf.reduce_logsumexp(log_w, axis=1, keepdims=True)
-    cdf, loc, scale = t_conditional(df, block, index, fam.dense_blocks, not fam.independent_predictive)
+    cdf, loc, scale = t_conditional(
+        df, block, index, fam.dense_blocks, not fam.independent_predictive
+    )
     return log_w, cdf, loc, scale
 
 

@@ -50,9 +50,10 @@ def observed_block(x, patterns, index, means, matrices, dense) -> Block:
     missing = 1.0 - patterns
     if dense:
         mask = patterns[:, None, :]  # (P, 1, D)
-        embedded = mask[..., :, None] * matrices[None] * mask[..., None, :] + tf.linalg.diag(
-            missing
-        )[:, None]
+        embedded = (
+            mask[..., :, None] * matrices[None] * mask[..., None, :]
+            + tf.linalg.diag(missing)[:, None]
+        )
         chol = tf.linalg.cholesky(embedded)  # (P, K, D, D)
         log_det_obs = 2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(chol)), axis=-1)
         log_det_all = 2.0 * tf.reduce_sum(

@@ -68,7 +68,9 @@ def _chunked(fn, fn_missing, X, rows, centre, spread, *args):
         miss = missing_rows(Xc)
         if miss is None:
             out = fn(Xc, *args)
-            outs.append(tuple(np.asarray(o) for o in out) if isinstance(out, tuple) else np.asarray(out))
+            outs.append(
+                tuple(np.asarray(o) for o in out) if isinstance(out, tuple) else np.asarray(out)
+            )
             continue
         part = fn_missing(filled(Xc[miss.incomplete], 0.0), miss.patterns, miss.index, *args)
         full = fn(Xc[miss.complete], *args) if miss.complete.size else None
@@ -116,9 +118,7 @@ def log_predictive_density(X, config: Config, post: Posterior, weights):
     centre, spread = _centre(post, config)
     post = post._replace(means=post.means - centre)
     fns = functions(config)
-    return _chunked(
-        fns.log_density, fns.log_density_missing, X, rows, centre, spread, post, log_w
-    )
+    return _chunked(fns.log_density, fns.log_density_missing, X, rows, centre, spread, post, log_w)
 
 
 def conditional(X, config: Config, post: Posterior, weights, targets):
@@ -172,9 +172,7 @@ def conditional_distribution(weights, df, loc, scale, independent):
         components = tfd.MultivariateStudentTLinearOperator(
             df=tf.constant(df),
             loc=tf.constant(loc),
-            scale=tf.linalg.LinearOperatorLowerTriangular(
-                tf.constant(np.linalg.cholesky(scale))
-            ),
+            scale=tf.linalg.LinearOperatorLowerTriangular(tf.constant(np.linalg.cholesky(scale))),
         )
     return tfd.MixtureSameFamily(mixture, components)
 

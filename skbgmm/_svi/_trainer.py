@@ -170,15 +170,31 @@ def chunk_step(X, w, config, frame, prior, reg_covar, stats, single, plan=NO_MOV
     if rows.complete.size:
         parts.append(
             _complete_step(
-                X[rows.complete], w[rows.complete], config, frame, prior, reg_covar, stats,
-                single, plan, runner,
+                X[rows.complete],
+                w[rows.complete],
+                config,
+                frame,
+                prior,
+                reg_covar,
+                stats,
+                single,
+                plan,
+                runner,
             )
         )
     w_missing = np.where(rows.empty, 0.0, w[rows.incomplete])
     fns = functions(config)
     out = fns.step_missing(
-        np.asarray(X[rows.incomplete], dtype=np.float64), rows.patterns, rows.index, w_missing,
-        frame, prior, reg_covar, stats, _pairs(plan), np.int32(plan.delete),
+        np.asarray(X[rows.incomplete], dtype=np.float64),
+        rows.patterns,
+        rows.index,
+        w_missing,
+        frame,
+        prior,
+        reg_covar,
+        stats,
+        _pairs(plan),
+        np.int32(plan.delete),
     )
     parts.append(_step_output(out, w_missing, rows.incomplete.size))
     b = Stats(*(sum(p[0][i] for p in parts) for i in range(3)))
@@ -1011,7 +1027,9 @@ def _far(fns, X, w, frame, prior, reg, stats, used):
     # rows with missing entries: the distance of the observed part, against its own quantile
     far = np.zeros(X.shape[0], dtype=bool)
     if rows.complete.size:
-        far[rows.complete] = _far(fns, X[rows.complete], w[rows.complete], frame, prior, reg, stats, used)
+        far[rows.complete] = _far(
+            fns, X[rows.complete], w[rows.complete], frame, prior, reg, stats, used
+        )
     part = rows.incomplete[~rows.empty]
     if part.size:
         keep = ~rows.empty
