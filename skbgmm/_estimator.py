@@ -611,14 +611,7 @@ default='dirichlet_process'
                 )
             n_features = None if reset else self.n_features_in_
             return StreamSource(X, n_features), True
-        X = validate_data(
-            self,
-            X,
-            dtype=_dtypes(X),
-            ensure_all_finite="allow-nan",
-            ensure_min_samples=2,
-            reset=reset,
-        )
+        X = self._validate_X(X, reset=reset, ensure_min_samples=2)
         w = self._check_sample_weight(sample_weight, X.shape[0])
         return ArraySource(X, w), False
 
@@ -792,18 +785,11 @@ default='dirichlet_process'
         first = not hasattr(self, "_state")
         if not first:
             config = self._check_continuation("partial_fit")
-            X = validate_data(self, X, dtype=_dtypes(X), ensure_all_finite="allow-nan", reset=False)
+            X = self._validate_X(X, reset=False)
             w = self._check_sample_weight(sample_weight, X.shape[0])
         else:
             config = self._config()
-            X = validate_data(
-                self,
-                X,
-                dtype=_dtypes(X),
-                ensure_all_finite="allow-nan",
-                ensure_min_samples=2,
-                reset=True,
-            )
+            X = self._validate_X(X, reset=True, ensure_min_samples=2)
             w = self._check_sample_weight(sample_weight, X.shape[0])
             if X.shape[0] < self.n_components:
                 raise ValueError(
@@ -907,9 +893,20 @@ default='dirichlet_process'
     # ------------------------------------------------------------------------------------------
     # Prediction
     # ------------------------------------------------------------------------------------------
+    def _validate_X(self, X, reset, ensure_min_samples=1):
+        """X as scikit-learn validates it; NaN marks a missing entry, infinity is an error."""
+        return validate_data(
+            self,
+            X,
+            dtype=_dtypes(X),
+            ensure_all_finite="allow-nan",
+            ensure_min_samples=ensure_min_samples,
+            reset=reset,
+        )
+
     def _check_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=_dtypes(X), ensure_all_finite="allow-nan", reset=False)
+        return self._validate_X(X, reset=False)
 
     def _dask_blocks(self, X, method):
         """``method`` on every block of a dask array, as a dask array (computed on the workers).
@@ -1297,6 +1294,9 @@ default='dirichlet_process'
         weights ``weights_``, for use inside TensorFlow code (a Keras loss, a
         ``tf.function``): its ``log_prob`` equals :meth:`score_samples` and its ``sample`` draws
         from the law :meth:`sample` draws from. Built on demand from the NumPy attributes.
+        Its ``log_prob`` takes complete rows (a TFP distribution has no notion of a missing
+        coordinate: a NaN gives NaN); for rows with missing entries use :meth:`score_samples`
+        (the marginal density) or :meth:`condition`.
 
         Returns
         -------

@@ -37,7 +37,11 @@ def test_saved_model_reloads_without_skbgmm(data, covariance_type, tmp_path):
     gmm = VariationalGMM(n_components=4, covariance_type=covariance_type, random_state=0)
     gmm.fit(data + 1e8)  # far from the origin, like a timestamp column
     gmm.export_saved_model(tmp_path / "served")
-    np.save(tmp_path / "X.npy", data[:200] + 1e8)
+    X = data[:200] + 1e8
+    np.save(tmp_path / "X.npy", X)
+    holes = X.copy()
+    holes[::3, 1] = np.nan  # rows with a missing entry: answered from the observed ones
+    np.save(tmp_path / "H.npy", holes)
     code = (
         "import sys, numpy as np, tensorflow as tf\n"
         f"m = tf.saved_model.load({str(tmp_path / 'served')!r})\n"
@@ -46,6 +50,9 @@ def test_saved_model_reloads_without_skbgmm(data, covariance_type, tmp_path):
         "proba = m.signatures['predict_proba'](X=X)['output_0']\n"
         f"np.save({str(tmp_path / 'p.npy')!r}, proba.numpy())\n"
         f"np.save({str(tmp_path / 'l.npy')!r}, m.predict(X).numpy())\n"
+        f"H = tf.constant(np.load({str(tmp_path / 'H.npy')!r}))\n"
+        f"np.save({str(tmp_path / 'hs.npy')!r}, m.score_samples(H).numpy())\n"
+        f"np.save({str(tmp_path / 'hp.npy')!r}, m.predict_proba(H).numpy())\n"
         "assert not any(k.startswith('skbgmm') for k in sys.modules), 'skbgmm was imported'\n"
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
@@ -53,8 +60,13 @@ def test_saved_model_reloads_without_skbgmm(data, covariance_type, tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    X = data[:200] + 1e8
     np.testing.assert_allclose(np.load(tmp_path / "s.npy"), gmm.score_samples(X), rtol=1e-10)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "hs.npy"), gmm.score_samples(holes), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        np.load(tmp_path / "hp.npy"), gmm.predict_proba(holes), rtol=1e-9, atol=1e-12
+    )
     np.testing.assert_allclose(
         np.load(tmp_path / "p.npy"), gmm.predict_proba(X), rtol=1e-10, atol=1e-12
     )

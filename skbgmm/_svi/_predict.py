@@ -251,7 +251,9 @@ def export_saved_model(config: Config, post: Posterior, weights, path):
 
     The posterior is stored as constants and the functions are traced from the same model maths
     as the estimator's, so ``tf.saved_model.load(path)`` in a process that never imports skbgmm
-    gives the same numbers (rows are centred in float64 as the estimator does).
+    gives the same numbers (rows are centred in float64 as the estimator does). Rows with
+    missing entries (NaN) are answered from their observed coordinates, as by the estimator
+    (each such row is its own missingness pattern in the served graph).
     """
     fam, wp = _model.families(config)
     post = float64(post)
@@ -266,8 +268,23 @@ def export_saved_model(config: Config, post: Posterior, weights, path):
             self.centre = tf.constant(centre)
             self.log_weights = tf.constant(np.log(np.asarray(weights, dtype=np.float64)))
 
+        def _partial(self, X):
+            """Centred rows with zeros where missing, each row its own pattern."""
+            Xc = X - self.centre[None]
+            observed = tf.logical_not(tf.math.is_nan(Xc))
+            Z = tf.where(observed, Xc, tf.zeros_like(Xc))
+            index = tf.range(tf.shape(X)[0], dtype=tf.int32)
+            return Z, tf.cast(observed, tf.float64), index
+
         def _log_resp(self, X):
-            log_r, _ = _model.log_resp(X - self.centre[None], self.post, fam, wp)
+            def complete():
+                return _model.log_resp(X - self.centre[None], self.post, fam, wp)[0]
+
+            def partial():
+                Z, patterns, index = self._partial(X)
+                return _model.log_resp_observed(Z, patterns, index, self.post, fam, wp)[0]
+
+            log_r = tf.cond(tf.reduce_any(tf.math.is_nan(X)), partial, complete)
             return log_r - tf.reduce_logsumexp(log_r, axis=1, keepdims=True)
 
         @tf.function(
@@ -275,9 +292,18 @@ def export_saved_model(config: Config, post: Posterior, weights, path):
             autograph=False,
         )
         def score_samples(self, X):
-            return _model.predictive_log_density(
-                X - self.centre[None], self.post, self.log_weights, fam
-            )
+            def complete():
+                return _model.predictive_log_density(
+                    X - self.centre[None], self.post, self.log_weights, fam
+                )
+
+            def partial():
+                Z, patterns, index = self._partial(X)
+                return _model.predictive_log_density_observed(
+                    Z, patterns, index, self.post, self.log_weights, fam
+                )
+
+            return tf.cond(tf.reduce_any(tf.math.is_nan(X)), partial, complete)
 
         @tf.function(
             input_signature=[tf.TensorSpec([None, n_features], tf.float64, name="X")],
