@@ -42,6 +42,7 @@ def test_mirrored_strategy_matches_single_device():
     _close(res["replicas_4000"], res["single_4000"], rtol=1e-9)
     _close(res["replicas_1000"], res["single_1000"], rtol=1e-5)
     assert res["replicas_1000"]["n_iter"] == res["single_1000"]["n_iter"]
+    _close(res["replicas_holes"], res["single_holes"], rtol=1e-9)
 
 
 def _free_ports(n):

@@ -41,4 +41,13 @@ for batch in (4000, 1000):  # full-batch (float64) and minibatch (float32 steps)
     with strategy.scope():
         out[f"replicas_{batch}"] = summary(VariationalGMM(**kw).fit(X))
     out["num_replicas"] = strategy.num_replicas_in_sync
+if mode == "mirrored":
+    # rows with missing entries: complete rows shared out, the others on the client
+    holes = X.copy()
+    holes[np.random.RandomState(0).uniform(size=X.shape) < 0.15] = np.nan
+    holes[np.isnan(holes).all(axis=1), 0] = 0.0
+    kw = dict(n_components=3, random_state=0)
+    out["single_holes"] = summary(VariationalGMM(**kw).fit(holes))
+    with strategy.scope():
+        out["replicas_holes"] = summary(VariationalGMM(**kw).fit(holes))
 print("JSON " + json.dumps(out))
