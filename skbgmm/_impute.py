@@ -76,6 +76,10 @@ default='dirichlet_process'
         Impute by a draw from the conditional posterior predictive instead of its mean.
     add_indicator : bool, default=False
         Append a :class:`~sklearn.impute.MissingIndicator` of the missing entries.
+    keep_empty_features : bool, default=False
+        A feature with no observed value in the training data carries nothing to fit: it is
+        dropped from the output (False), or kept and filled with 0 (True), as in
+        :mod:`sklearn.impute`.
     random_state : int, RandomState instance or None, default=None
         Seeds the fit and the draws of ``sample_posterior``.
 
@@ -108,6 +112,7 @@ default='dirichlet_process'
         "missing_values": [numbers.Real, numbers.Integral, str, None],
         "sample_posterior": ["boolean"],
         "add_indicator": ["boolean"],
+        "keep_empty_features": ["boolean"],
     }
 
     def __init__(
@@ -122,6 +127,7 @@ default='dirichlet_process'
         n_init=1,
         sample_posterior=False,
         add_indicator=False,
+        keep_empty_features=False,
         random_state=None,
     ):
         self.missing_values = missing_values
@@ -133,6 +139,7 @@ default='dirichlet_process'
         self.n_init = n_init
         self.sample_posterior = sample_posterior
         self.add_indicator = add_indicator
+        self.keep_empty_features = keep_empty_features
         self.random_state = random_state
 
     def _with_nan(self, X, reset):
@@ -173,7 +180,10 @@ default='dirichlet_process'
         """
         X, mask = self._with_nan(X, reset=True)
         self.random_state_ = check_random_state(self.random_state)
-        self.gmm_ = _mixture(self, X.shape[0]).fit(X)
+        self._observed_features = ~mask.all(axis=0)
+        if not self._observed_features.any():
+            raise ValueError("every feature of X is missing in every row: nothing to fit.")
+        self.gmm_ = _mixture(self, X.shape[0]).fit(X[:, self._observed_features])
         self.n_iter_ = self.gmm_.n_iter_
         if self.add_indicator:
             from sklearn.impute import MissingIndicator
@@ -199,9 +209,14 @@ n_indicator)
         """
         check_is_fitted(self)
         X, _ = self._with_nan(X, reset=False)
+        kept = self._observed_features
         imputed = self.gmm_.impute(
-            X, sample_posterior=self.sample_posterior, random_state=self.random_state_
+            X[:, kept], sample_posterior=self.sample_posterior, random_state=self.random_state_
         )
+        if self.keep_empty_features and not kept.all():
+            full = np.zeros(X.shape)
+            full[:, kept] = imputed
+            imputed = full
         if self.indicator_ is not None:
             imputed = np.hstack([imputed, self.indicator_.transform(X).astype(np.float64)])
         return imputed
@@ -211,9 +226,10 @@ n_indicator)
         from sklearn.utils.validation import _check_feature_names_in
 
         check_is_fitted(self)
-        names = _check_feature_names_in(self, input_features)
+        all_names = _check_feature_names_in(self, input_features)
+        names = all_names if self.keep_empty_features else all_names[self._observed_features]
         if self.indicator_ is not None:
-            names = np.concatenate([names, self.indicator_.get_feature_names_out(names)])
+            names = np.concatenate([names, self.indicator_.get_feature_names_out(all_names)])
         return np.asarray(names, dtype=object)
 
     def __sklearn_tags__(self):

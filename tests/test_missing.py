@@ -379,3 +379,20 @@ def test_gradient_engine_accepts_missing_entries(cov_type):
     dist = np.linalg.norm(holes.means_[:, None] - full.means_[None], axis=-1)
     assert np.all(dist.min(axis=1) < 0.3)
     assert holes.score(X) > full.score(X) - 0.05
+
+
+def test_imputer_drops_or_keeps_a_feature_never_observed():
+    X, _ = make_recipe_data(400, random_state=0)
+    Xm, _ = _holes(X, 0.1, seed=6)
+    Xm = np.c_[Xm[:, :1], np.full(400, np.nan), Xm[:, 1:]]
+    dropped = GMMImputer(n_components=3, random_state=0).fit(Xm)
+    out = dropped.transform(Xm)
+    assert out.shape == (400, 2) and not np.isnan(out).any()
+    assert list(dropped.get_feature_names_out()) == ["x0", "x2"]
+    kept = GMMImputer(n_components=3, keep_empty_features=True, random_state=0).fit(Xm)
+    out_kept = kept.transform(Xm)
+    assert out_kept.shape == (400, 3)
+    np.testing.assert_array_equal(out_kept[:, 1], 0.0)
+    np.testing.assert_allclose(out_kept[:, [0, 2]], out)
+    with pytest.raises(ValueError, match="every feature"):
+        GMMImputer().fit(np.full((10, 2), np.nan))
