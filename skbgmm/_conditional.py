@@ -231,8 +231,30 @@ class ConditionalPredictive:
         if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         rng = check_random_state(random_state)
-        seed = rng.randint(0, 2**31 - 1, size=2)
-        return _predictor().sample_distribution(self.distribution, n_samples, seed)
+        out = []
+        # blocks of DRAW_ROWS rows, the last one padded: every draw has the same batch shape, so
+        # TFP's samplers (tf.functions traced per shape) are not traced again call after call
+        block = self.DRAW_ROWS
+        for start in range(0, len(self), block):
+            rows = np.arange(start, min(start + block, len(self)))
+            padded = np.r_[rows, np.full(block - rows.size, rows[-1])]
+            part = ConditionalPredictive(
+                self.weights[padded],
+                self.df[padded],
+                self.loc[padded],
+                self.scale[padded],
+                self.target_features,
+                self.target_names,
+                self.independent,
+                self.supported,
+            )
+            seed = rng.randint(0, 2**31 - 1, size=2)
+            draws = _predictor().sample_distribution(part.distribution, n_samples, seed)
+            out.append(draws[:, : rows.size])
+        return np.concatenate(out, axis=1)
+
+    #: rows per draw call of :meth:`sample`
+    DRAW_ROWS = 1024
 
     def log_prob(self, y):
         """Log conditional density of the targets.

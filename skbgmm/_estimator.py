@@ -1041,6 +1041,8 @@ default='dirichlet_process'
         arr = np.asarray(given)
         if arr.ndim == 0:
             arr = arr[None]
+        if arr.size == 0:  # nothing given: the predictive of every feature
+            return np.empty(0, dtype=np.intp)
         if arr.ndim != 1:
             raise ValueError(f"given must be one-dimensional, got shape {arr.shape}.")
         if arr.dtype.kind == "b":
@@ -1161,6 +1163,60 @@ default='dirichlet_process'
         nan = np.isnan(X)
         if not nan.any():
             return X
+        if not sample_posterior:
+            # one pass over the rows: each row's conditional mean of every coordinate (its
+            # observed ones are its own values), whatever its missingness pattern
+            from ._conditional import ConditionalPredictive
+
+            rows = np.flatnonzero(nan.any(axis=1))
+            weights, df, loc, _ = _predictor().conditional(
+                X[rows],
+                self._fit_config,
+                self._posterior(),
+                self.weights_,
+                np.arange(self.n_features_in_),
+                with_scale=False,
+            )
+            mean = ConditionalPredictive(
+                weights,
+                df,
+                loc,
+                None,
+                np.arange(self.n_features_in_),
+                None,
+                False,
+                supported=self._supported_components(),
+            ).mean()
+            X[rows] = np.where(nan[rows], mean, X[rows])
+            return X
+        # draws: each row's conditional law of every coordinate, with the identity as the scale
+        # of its observed coordinates; the scale is then block diagonal, so the draws of the
+        # missing block follow their conditional law exactly (the observed ones are discarded)
+        from ._conditional import ConditionalPredictive
+
+        n_features = self.n_features_in_
+        independent = covariance_shapes(self.covariance_type).independent_predictive
+        diagonal = np.arange(n_features)
+        rows = np.flatnonzero(nan.any(axis=1))
+        block = ConditionalPredictive.DRAW_ROWS
+        for start in range(0, rows.size, block):
+            chunk = rows[start : start + block]
+            weights, df, loc, scale = _predictor().conditional(
+                X[chunk], self._fit_config, self._posterior(), self.weights_, diagonal
+            )
+            scale[:, :, diagonal, diagonal] += (~nan[chunk])[:, None, :]
+            draws = ConditionalPredictive(
+                weights,
+                df,
+                loc,
+                scale,
+                diagonal,
+                None,
+                independent,
+                supported=self._supported_components(),
+            ).sample(1, random_state=rng)[0]
+            X[chunk] = np.where(nan[chunk], draws, X[chunk])
+        return X
         patterns, index = np.unique(nan, axis=0, return_inverse=True)
         index = np.asarray(index).ravel()
         for p, pattern in enumerate(patterns):

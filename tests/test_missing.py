@@ -396,3 +396,21 @@ def test_imputer_drops_or_keeps_a_feature_never_observed():
     np.testing.assert_allclose(out_kept[:, [0, 2]], out)
     with pytest.raises(ValueError, match="every feature"):
         GMMImputer().fit(np.full((10, 2), np.nan))
+
+
+@pytest.mark.parametrize("cov_type", ["full", "diag"])
+def test_multiple_imputation_draws_average_to_the_conditional_mean(cov_type):
+    X, _ = make_recipe_data(600, random_state=0)
+    Xm, mask = _holes(np.c_[X, X[:, :1] - X[:, 1:]], 0.3, seed=7)
+    gmm = VariationalGMM(n_components=4, covariance_type=cov_type, random_state=0).fit(Xm)
+    mean = gmm.impute(Xm[:60])
+    draws = np.stack(
+        [gmm.impute(Xm[:60], sample_posterior=True, random_state=s) for s in range(300)]
+    )
+    hidden = mask[:60]
+    np.testing.assert_array_equal(
+        draws[:, ~hidden], np.broadcast_to(Xm[:60][~hidden], (300, (~hidden).sum()))
+    )
+    z = (draws.mean(axis=0) - mean)[hidden] / (draws.std(axis=0)[hidden] / np.sqrt(300))
+    assert np.all(np.abs(z) < 5), np.abs(z).max()
+    assert not np.allclose(draws[0][hidden], draws[1][hidden])

@@ -61,9 +61,7 @@ def test_saved_model_reloads_without_skbgmm(data, covariance_type, tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     np.testing.assert_allclose(np.load(tmp_path / "s.npy"), gmm.score_samples(X), rtol=1e-10)
-    np.testing.assert_allclose(
-        np.load(tmp_path / "hs.npy"), gmm.score_samples(holes), rtol=1e-10
-    )
+    np.testing.assert_allclose(np.load(tmp_path / "hs.npy"), gmm.score_samples(holes), rtol=1e-10)
     np.testing.assert_allclose(
         np.load(tmp_path / "hp.npy"), gmm.predict_proba(holes), rtol=1e-9, atol=1e-12
     )

@@ -121,13 +121,14 @@ def log_predictive_density(X, config: Config, post: Posterior, weights):
     return _chunked(fns.log_density, fns.log_density_missing, X, rows, centre, spread, post, log_w)
 
 
-def conditional(X, config: Config, post: Posterior, weights, targets):
+def conditional(X, config: Config, post: Posterior, weights, targets, with_scale=True):
     """The predictive law of the coordinates ``targets`` of each row given its observed ones.
 
     ``X`` (n, D) holds NaN at the targets (and at any other coordinate to integrate out).
     Returns NumPy ``(weights (n, K), df (n, K), location (n, K, T), scale (n, K, T, T))`` in the
     data's units: a mixture, with those weights, of Student-t laws (multivariate, or with
-    independent coordinates for 'diag', whose scale matrices are then diagonal).
+    independent coordinates for 'diag', whose scale matrices are then diagonal). With
+    ``with_scale=False`` the scale is not kept (None): what a conditional mean needs.
     """
     post = float64(post)
     n_comp, n_feat = post.means.shape
@@ -149,13 +150,15 @@ def conditional(X, config: Config, post: Posterior, weights, targets):
             for a in fns.conditional(filled(Xc, 0.0), miss.patterns, miss.index, centred, log_w)
         )
         loc = loc[..., targets] + centre[targets]
-        if dense:
+        if not with_scale:
+            scale = None
+        elif dense:
             scale = scale[..., targets[:, None], targets[None, :]]
         else:
             scale = np.einsum("nkt,ts->nkts", scale[..., targets], np.eye(targets.size))
         for acc, a in zip(out, (np.exp(lw), df, loc, scale)):
             acc.append(a)
-    return tuple(np.concatenate(a) for a in out)
+    return tuple(None if a[0] is None else np.concatenate(a) for a in out)
 
 
 def conditional_distribution(weights, df, loc, scale, independent):
