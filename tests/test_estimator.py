@@ -183,7 +183,10 @@ def test_second_fit_does_not_retrace(recipe):
         np.c_[X, X[:, :1]]
     ).score_samples(np.c_[X, X[:, :1]][:7])
     after = {name: getattr(fns, name).experimental_get_tracing_count() for name in before}
-    assert after == before
+    # each function of a configuration is traced once at most (one not called by the first
+    # fit may be traced by a later one, e.g. for a split move's responsibilities)
+    assert all(before[name] <= 1 and after[name] <= 1 for name in before), (before, after)
+    assert all(after[name] == before[name] for name in before if before[name])
 
 
 def test_convergence_warning_and_honest_report(recipe):
