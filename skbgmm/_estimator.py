@@ -1083,7 +1083,7 @@ default='dirichlet_process'
             )
         return idx
 
-    def condition(self, X, given):
+    def condition(self, X, given=None):
         """The posterior predictive of the other features given the features ``given``.
 
         Parameters
@@ -1091,8 +1091,9 @@ default='dirichlet_process'
         X : array-like of shape (n_samples, len(given))
             Values of the given features, in the order of ``given``. A missing value (NaN) is
             integrated out: that row is conditioned on its observed given values only.
-        given : array-like of int or str, or bool array of shape (n_features,)
+        given : array-like of int or str, or bool array of shape (n_features,), default=None
             The given features, by index or (for a model fitted on named features) by name.
+            None: the columns of X, when X is a DataFrame whose columns name fitted features.
 
         Returns
         -------
@@ -1105,8 +1106,10 @@ default='dirichlet_process'
         from ._conditional import ConditionalPredictive
 
         check_is_fitted(self)
+        if given is None and hasattr(X, "columns"):
+            given = [str(c) for c in X.columns]
         idx = self._given_features(given)
-        if hasattr(X, "columns") and getattr(self, "feature_names_in_", None) is not None:
+        if hasattr(X, "columns"):
             X = np.asarray(X)  # (the columns are those of `given`, named or not)
         Xg = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan", ensure_min_features=0)
         if Xg.shape[1] != idx.size:

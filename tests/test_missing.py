@@ -195,6 +195,8 @@ def test_condition_by_name_and_bad_given(fitted3d):
     by_index = gmm.condition(X[:4][:, [2, 0]], given=[2, 0])
     np.testing.assert_allclose(by_name.mean(), by_index.mean())
     assert list(by_name.target_names) == ["b"]
+    by_columns = gmm.condition(frame[["c", "a"]].iloc[:4])  # given: the frame's columns
+    np.testing.assert_allclose(by_columns.mean(), by_index.mean())
     for given, match in [
         (["z"], "not seen"),
         ([0, 0], "twice"),
