@@ -1,4 +1,4 @@
-"""The ``skbgmm`` command line: ``demo``, ``fit``, ``predict`` and ``score``.
+"""The ``skbgmm`` command line: ``demo``, ``fit``, ``predict``, ``impute`` and ``score``.
 
 Only the standard library is imported until a command runs, so ``skbgmm --help`` is instant.
 Errors in the user's input (unreadable files, non-numeric cells, a model file that is not a
@@ -100,6 +100,29 @@ def _build_parser():
     predict.add_argument("--proba", action="store_true", help="write component probabilities")
     predict.add_argument("--out", required=True, metavar="FILE", help="CSV or .npy output")
     predict.add_argument("--trust-pickle", action="store_true", help=trust)
+
+    impute = sub.add_parser(
+        "impute", help="fill the missing cells of a data file from the model's conditional law"
+    )
+    impute.add_argument("model", help="a model file written by 'skbgmm fit'")
+    impute.add_argument(
+        "data",
+        help="CSV, .npy or .parquet file with the model's columns; empty, NA or NaN cells are "
+        "missing",
+    )
+    impute.add_argument(
+        "--out", required=True, metavar="FILE", help="CSV (with the data's header) or .npy output"
+    )
+    impute.add_argument(
+        "--draw",
+        action="store_true",
+        help="fill with a draw from the conditional law (multiple imputation) instead of the "
+        "conditional mean",
+    )
+    impute.add_argument(
+        "--random-state", type=int, default=None, metavar="SEED", help="seed of the --draw draws"
+    )
+    impute.add_argument("--trust-pickle", action="store_true", help=trust)
 
     score = sub.add_parser("score", help="print the mean log predictive density of a data file")
     score.add_argument("model", help="a model file written by 'skbgmm fit'")
@@ -439,9 +462,15 @@ def _int(text, name):
         raise UserError(f"{name} must be an integer or 'auto', got {text!r}") from None
 
 
-def _checked(model, data):
+def _checked(model, data, with_names=False):
     """The rows of ``data`` for ``model``: same width, same column names when both have them."""
     X, names = read_data(data)
+    if with_names:
+        return _checked_names(model, data, X, names), names
+    return _checked_names(model, data, X, names)
+
+
+def _checked_names(model, data, X, names):
     if X.shape[1] != model.n_features_in_:
         raise UserError(
             f"{data}: has {X.shape[1]} columns but the model was fitted on {model.n_features_in_}"
@@ -487,6 +516,33 @@ def _cmd_predict(args):
     return 0
 
 
+def _cmd_impute(args):
+    import numpy as np
+
+    model = _load_model(args.model, args.trust_pickle)
+    _check_output(args.out, "--out")
+    X, names = _checked(model, args.data, with_names=True)
+    out = _model_call(
+        lambda rows: model.impute(rows, sample_posterior=args.draw, random_state=args.random_state),
+        X,
+        args.data,
+    )
+    if names is None:
+        fitted = getattr(model, "feature_names_in_", None)
+        names = [str(n) for n in fitted] if fitted is not None else None
+
+    def write(tmp):
+        if args.out.lower().endswith(".npy"):
+            with open(tmp, "wb") as fh:
+                np.save(fh, out)
+        else:
+            header = "" if names is None else ",".join(names)
+            np.savetxt(tmp, out, delimiter=",", fmt="%.10g", header=header, comments="")
+
+    _atomic_write(args.out, write)
+    return 0
+
+
 def _cmd_score(args):
     model = _load_model(args.model, args.trust_pickle)
     X = _checked(model, args.data)
@@ -501,7 +557,13 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
-    command = {"demo": _cmd_demo, "fit": _cmd_fit, "predict": _cmd_predict, "score": _cmd_score}
+    command = {
+        "demo": _cmd_demo,
+        "fit": _cmd_fit,
+        "predict": _cmd_predict,
+        "impute": _cmd_impute,
+        "score": _cmd_score,
+    }
     try:
         return command[args.command](args)
     except UserError as exc:

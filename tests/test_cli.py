@@ -153,3 +153,42 @@ def test_missing_cells_are_missing_values(fitted, cell):
     out = _cli("predict", tmp / "m.bin", tmp / "gaps.csv", "--out", tmp / "o.csv", cwd=tmp)
     assert out.returncode == 0, out.stderr
     assert len((tmp / "o.csv").read_text().strip().splitlines()) >= 2
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_impute_fills_missing_cells_and_keeps_the_header(fitted):
+    import skbgmm
+
+    tmp, X, _ = fitted
+    rows = X[:6].copy()
+    lines = [f"{a:.17g},{'' if i % 2 else format(b, '.17g')}" for i, (a, b) in enumerate(rows)]
+    (tmp / "gaps2.csv").write_text("height,width\n" + "\n".join(lines) + "\n")
+    out = _cli("impute", tmp / "m.bin", tmp / "gaps2.csv", "--out", tmp / "filled.csv", cwd=tmp)
+    assert out.returncode == 0, out.stderr
+    text = (tmp / "filled.csv").read_text().splitlines()
+    assert text[0] == "height,width"
+    filled = np.loadtxt(tmp / "filled.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(filled[:, 0], rows[:, 0])
+    np.testing.assert_allclose(filled[::2, 1], rows[::2, 1])
+    holes = rows.copy()
+    holes[1::2, 1] = np.nan
+    expected = skbgmm.load(tmp / "m.bin").impute(holes)
+    np.testing.assert_allclose(filled, expected, rtol=1e-9)
+    draw = _cli(
+        "impute",
+        tmp / "m.bin",
+        tmp / "gaps2.csv",
+        "--out",
+        tmp / "d.npy",
+        "--draw",
+        "--random-state",
+        0,
+        cwd=tmp,
+    )
+    assert draw.returncode == 0, draw.stderr
+    drawn = np.load(tmp / "d.npy")
+    assert not np.isnan(drawn).any() and not np.allclose(drawn[1::2, 1], expected[1::2, 1])
+    _one_line_error(
+        _cli("impute", tmp / "m.bin", tmp / "gaps2.csv", "--out", tmp / "no" / "x.csv", cwd=tmp),
+        "does not exist",
+    )
