@@ -95,39 +95,15 @@ class Functions:
         )
         pairs = tf.TensorSpec([None, 2], tf.int32)
         delete = tf.TensorSpec([], tf.int32)
-        self.step = _traced(
-            self._step,
-            input_signature=[x_spec, vec, frame, prior, _spec(0), stats, pairs, delete],
-        )
+        # (rows, weights, then what every step takes)
+        step_args = [frame, prior, _spec(0), stats, pairs, delete]
+        self.step = _traced(self._step, input_signature=[x_spec, vec, *step_args])
         # minibatch steps: per-point arithmetic in float32 (see the trainer's module docstring)
-        self.step32 = _traced(
-            self._step,
-            input_signature=[
-                tf.TensorSpec([None, None], tf.float32),
-                vec,
-                frame,
-                prior,
-                _spec(0),
-                stats,
-                pairs,
-                delete,
-            ],
-        )
+        f32 = tf.TensorSpec([None, None], tf.float32)
+        self.step32 = _traced(self._step, input_signature=[f32, vec, *step_args])
         patterns, index = _spec(2), tf.TensorSpec([None], tf.int32)
         self.step_missing = _traced(
-            self._step_missing,
-            input_signature=[
-                x_spec,
-                patterns,
-                index,
-                vec,
-                frame,
-                prior,
-                _spec(0),
-                stats,
-                pairs,
-                delete,
-            ],
+            self._step_missing, input_signature=[x_spec, patterns, index, vec, *step_args]
         )
         self.log_resp_missing = _traced(
             self._log_resp_missing, input_signature=[x_spec, patterns, index, post]

@@ -125,35 +125,13 @@ class GradientFunctions:
             spec(fam.theta_cov_rank),
         )
         prior = Prior(spec(0), spec(0), spec(1), spec(0), spec(fam.prior_rank))
-        self.loss_and_grad = _traced(
-            self._loss_and_grad,
-            input_signature=[
-                spec(2),
-                spec(1),
-                theta,
-                Frame(spec(1), spec(1)),
-                prior,
-                spec(0),
-                spec(0),
-                spec(0),
-                spec(0),
-            ],
-        )
+        # (rows, weights, then theta, frame, prior, reg_covar, total, weight norm, KL weight)
+        tail = [theta, Frame(spec(1), spec(1)), prior, spec(0), spec(0), spec(0), spec(0)]
+        self.loss_and_grad = _traced(self._loss_and_grad, input_signature=[spec(2), spec(1), *tail])
+        index = tf.TensorSpec([None], tf.int32)
         self.loss_and_grad_missing = _traced(
             self._loss_and_grad_missing,
-            input_signature=[
-                spec(2),
-                spec(2),
-                tf.TensorSpec([None], tf.int32),
-                spec(1),
-                theta,
-                Frame(spec(1), spec(1)),
-                prior,
-                spec(0),
-                spec(0),
-                spec(0),
-                spec(0),
-            ],
+            input_signature=[spec(2), spec(2), index, spec(1), *tail],
         )
         self.posterior = _traced(self._posterior, input_signature=[theta, Frame(spec(1), spec(1))])
 
