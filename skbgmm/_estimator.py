@@ -1161,86 +1161,37 @@ default='dirichlet_process'
             A copy of X with no missing entries (a row with every entry missing gets the
             predictive mean or a draw of the whole model).
         """
+        from ._conditional import ConditionalPredictive
+
         X = np.array(self._check_X(X), dtype=np.float64)
         rng = check_random_state(random_state)
         nan = np.isnan(X)
-        if not nan.any():
-            return X
-        if not sample_posterior:
-            # one pass over the rows: each row's conditional mean of every coordinate (its
-            # observed ones are its own values), whatever its missingness pattern
-            from ._conditional import ConditionalPredictive
-
-            rows = np.flatnonzero(nan.any(axis=1))
-            weights, df, loc, _ = _predictor().conditional(
-                X[rows],
-                self._fit_config,
-                self._posterior(),
-                self.weights_,
-                np.arange(self.n_features_in_),
-                with_scale=False,
-            )
-            mean = ConditionalPredictive(
-                weights,
-                df,
-                loc,
-                None,
-                np.arange(self.n_features_in_),
-                None,
-                False,
-                supported=self._supported_components(),
-            ).mean()
-            X[rows] = np.where(nan[rows], mean, X[rows])
-            return X
-        # draws: each row's conditional law of every coordinate, with the identity as the scale
-        # of its observed coordinates; the scale is then block diagonal, so the draws of the
-        # missing block follow their conditional law exactly (the observed ones are discarded)
-        from ._conditional import ConditionalPredictive
-
-        n_features = self.n_features_in_
+        # each row's conditional law of every coordinate given its observed ones, whatever its
+        # missingness pattern, in blocks of rows. For draws the observed coordinates get the
+        # identity as their scale: the scale is then block diagonal, so the draws of the missing
+        # block follow their conditional law exactly (the observed ones are discarded)
+        every = np.arange(self.n_features_in_)
         independent = covariance_shapes(self.covariance_type).independent_predictive
-        diagonal = np.arange(n_features)
+        supported = self._supported_components()
         rows = np.flatnonzero(nan.any(axis=1))
         block = ConditionalPredictive.DRAW_ROWS
         for start in range(0, rows.size, block):
             chunk = rows[start : start + block]
             weights, df, loc, scale = _predictor().conditional(
-                X[chunk], self._fit_config, self._posterior(), self.weights_, diagonal
+                X[chunk],
+                self._fit_config,
+                self._posterior(),
+                self.weights_,
+                every,
+                with_scale=sample_posterior,
             )
-            scale[:, :, diagonal, diagonal] += (~nan[chunk])[:, None, :]
-            draws = ConditionalPredictive(
-                weights,
-                df,
-                loc,
-                scale,
-                diagonal,
-                None,
-                independent,
-                supported=self._supported_components(),
-            ).sample(1, random_state=rng)[0]
-            X[chunk] = np.where(nan[chunk], draws, X[chunk])
-        return X
-        patterns, index = np.unique(nan, axis=0, return_inverse=True)
-        index = np.asarray(index).ravel()
-        for p, pattern in enumerate(patterns):
-            if not pattern.any():
-                continue
-            rows = np.flatnonzero(index == p)
-            given = np.flatnonzero(~pattern)
-            if given.size == 0:
-                values = (
-                    self.sample(rows.size)[0][rng.permutation(rows.size)]
-                    if sample_posterior
-                    else np.broadcast_to(self.weights_ @ self.means_, (rows.size, X.shape[1]))
-                )
-                X[rows] = values
-                continue
-            cond = self.condition(X[np.ix_(rows, given)], given)
             if sample_posterior:
-                values = cond.sample(1, random_state=rng)[0]
-            else:
-                values = cond.mean()
-            X[np.ix_(rows, cond.target_features)] = values
+                scale[:, :, every, every] += (~nan[chunk])[:, None, :]
+            cond = ConditionalPredictive(
+                weights, df, loc, scale, every, None, independent, supported=supported
+            )
+            values = cond.sample(1, random_state=rng)[0] if sample_posterior else cond.mean()
+            X[chunk] = np.where(nan[chunk], values, X[chunk])
         return X
 
     def sample(self, n_samples=1):

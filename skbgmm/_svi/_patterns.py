@@ -49,11 +49,3 @@ def filled(X, values):
     if nan.any():
         X[nan] = np.broadcast_to(values, X.shape)[nan]
     return X
-
-
-def n_empty_rows(X) -> int:
-    """Rows with no observed entry."""
-    X = np.asarray(X)
-    if X.dtype.kind != "f" or X.shape[1] == 0:
-        return 0
-    return int(np.isnan(X).all(axis=1).sum())

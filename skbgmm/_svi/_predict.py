@@ -137,7 +137,7 @@ def conditional(X, config: Config, post: Posterior, weights, targets, with_scale
     centre, spread = _centre(post, config)
     centred = post._replace(means=post.means - centre)
     fns = functions(config)
-    dense = functions(config).fam.dense_blocks
+    dense = fns.fam.dense_blocks
     rows = max(1, chunk_rows(n_comp, n_feat) // max(1, n_feat))
     out = ([], [], [], [])
     for s in range(0, X.shape[0], rows):
