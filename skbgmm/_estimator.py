@@ -676,6 +676,8 @@ default='dirichlet_process'
             )
         if moments.total_weight <= 0:
             raise ValueError("sample_weight sums to zero: at least one sample needs weight.")
+        if self.verbose and moments.n_empty_rows:
+            print(f"{moments.n_empty_rows} rows with no observed entry carry no weight (dropped)")
         frame = self._state.frame if warm else make_frame(moments, self.covariance_type)
         prior = resolve_prior(self, moments, frame)
         options = self._options(n_samples, source.n_features)

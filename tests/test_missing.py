@@ -416,3 +416,10 @@ def test_multiple_imputation_draws_average_to_the_conditional_mean(cov_type):
     z = (draws.mean(axis=0) - mean)[hidden] / (draws.std(axis=0)[hidden] / np.sqrt(300))
     assert np.all(np.abs(z) < 5), np.abs(z).max()
     assert not np.allclose(draws[0][hidden], draws[1][hidden])
+
+
+def test_verbose_fit_counts_the_rows_it_drops(capsys):
+    X, _ = make_recipe_data(300, random_state=0)
+    X = np.r_[X, np.full((7, 2), np.nan)]
+    VariationalGMM(n_components=2, verbose=1, random_state=0).fit(X)
+    assert "7 rows with no observed entry carry no weight" in capsys.readouterr().out
