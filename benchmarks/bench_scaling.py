@@ -38,7 +38,13 @@ def series(quick):
 
 def worker(n, d, k, estimator):
     import numpy as np
-    from bench_vs_sklearn import _make, _one_pass_vs_floor, _proc_status, _reset_peak_rss
+    from bench_vs_sklearn import (
+        _make,
+        _one_pass_vs_floor,
+        _proc_status,
+        _reset_peak_rss,
+        warm_up,
+    )
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
@@ -49,14 +55,7 @@ def worker(n, d, k, estimator):
     Xtr, Xte = X[:n], X[n:]
     model = _make(estimator, k, "full", 1)
     if estimator == "skbgmm":
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _make(estimator, k, "full", 1).fit(Xtr[: max(2000, 20 * k)])
-            _make(estimator, k, "full", 1).set_params(batch_size=200, max_iter=3).fit(
-                Xtr[: max(2000, 20 * k)]
-            )
+        warm_up(k, "full", 1, Xtr[: max(2000, 20 * k)])
     import warnings
 
     _reset_peak_rss()
