@@ -1,6 +1,7 @@
 """Round-two reliability: no silent wrong answer, no NaN, valid input accepted, clear errors."""
 
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -39,6 +40,43 @@ def test_data_far_from_the_origin_full_passes_and_minibatches(large, covariance_
         assert adjusted_rand_score(y, gmm.predict(X + offset)) > 0.99, kw
         order = np.argsort(gmm.means_[:, 0])
         np.testing.assert_allclose(gmm.means_[order] - offset, [[0, 0], [6, 6]], atol=0.05)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_a_large_fit_ends_on_one_exact_pass_that_is_also_its_move_round(
+    large, covariance_type, capsys, monkeypatch
+):
+    # float32 full passes until the ELBO settles, then one float64 pass that carries the move
+    # round (merge pairs, a delete) and, with no move accepted, ends the fit (it used to take
+    # a float32 move round and then a separate float64 pass)
+    from skbgmm._svi import _trainer
+
+    passes = []
+    full_pass = _trainer._full_pass
+
+    def recording(*args, single=False, plan=_trainer.NO_MOVES, **kw):
+        passes.append((single, plan.pairs.shape[0] > 0 or plan.delete >= 0))
+        return full_pass(*args, single=single, plan=plan, **kw)
+
+    monkeypatch.setattr(_trainer, "_full_pass", recording)
+    X, y = large
+    gmm = VariationalGMM(
+        n_components=5,
+        covariance_type=covariance_type,
+        verbose=1,
+        verbose_interval=1,
+        random_state=0,
+    ).fit(X)
+    labels = re.findall(r"Iteration \d+ \(([^)]*)\)", capsys.readouterr().out)
+    assert labels[-1] == "final exact step" and labels.count("final exact step") == 1
+    assert gmm.converged_ and gmm.n_iter_ == len(labels)
+    assert len(passes) == gmm.n_iter_ + gmm.n_moves_["trial_passes"]
+    # one float64 pass, with a move round (trial passes of a rejected split may follow it)
+    assert [p for p in passes if not p[0]] == [(False, True)]
+    assert gmm.n_effective_components_ == 2
+    assert adjusted_rand_score(y, gmm.predict(X)) > 0.99
+    # it settled before the exact pass: the two last values agree to float32 rounding
+    assert abs(gmm.lower_bounds_[-1] - gmm.lower_bounds_[-2]) < 1e-5
 
 
 @pytest.mark.parametrize("offset", [1e8, 1.7e9])

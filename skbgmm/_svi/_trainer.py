@@ -659,8 +659,11 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     ELBO moves by more than ``max(tol, SWITCH_TOL)``; then over-relaxed full-data passes until
     the ELBO moves by less than ``tol``. On large data (``SINGLE_PRECISION_ROWS`` rows or more)
     those passes do their per-point work in float32 (the change of the ELBO between two passes
-    is accurate to far below ``tol`` there) and one plain float64 pass ends the fit; on smaller
-    data every full pass is float64. The last pass of a fit is always an exact full-data step.
+    is accurate to far below ``tol`` there) and one plain float64 pass ends the fit; with moves,
+    that exact pass is also the last move round (the move round of the settled fit is not paid
+    for by a float32 pass of its own; a move it accepts sends the fit back to float32 passes).
+    On smaller data every full pass is float64. The last pass of a fit is always an exact
+    full-data step.
     """
     fns = functions(config)
     source = maybe_replicated(source)
@@ -686,6 +689,8 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     moves = _Moves(fns, config, frame, prior, reg, options.moves, single)
     since_moves, settling = moves.EVERY, False  # the first full pass is a move round
     last_pass = None
+    exact_round = False  # the next pass: float64, with a move round, possibly the last
+    final_done = False
 
     trial_passes = [0]  # passes of trial moves (not in lower_bounds: they are not monotone)
 
@@ -736,7 +741,9 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                 if switch.update(elbo):
                     phase = "full"
                 continue
-            tried = moves.enabled and (settling or since_moves >= moves.EVERY)
+            exact = exact_round
+            exact_round = False
+            tried = moves.enabled and (settling or exact or since_moves >= moves.EVERY)
             plan = moves.plan(stats) if tried else None
             target, local, kl, terms = _full_pass(
                 config,
@@ -747,7 +754,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                 stats,
                 rows,
                 bar,
-                single=single,
+                single=single and not exact,
                 plan=plan or NO_MOVES,
             )
             last_pass = (target, terms)
@@ -775,6 +782,23 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                     settled.reset()
                     since_moves = moves.EVERY - moves.AFTER_MOVE  # moves come in cascades
                     continue
+            if exact:
+                # the float32 passes had settled and this exact pass found no move: a fixed
+                # point unless a refined trial move helps; its plain update ends the fit
+                report(elbo, "final exact step", settled)
+                budget = options.max_iter - passes()
+                trial = moves.refined_merge(plan, target, elbo, budget, refine_pass)
+                if trial is None:
+                    trial = moves.refined_birth(source, target, elbo, budget, refine_pass, rng)
+                if trial is None:
+                    converged = final_done = True
+                    stats = target
+                    break
+                stats, trial_elbo = trial
+                report(trial_elbo, "full, refined move accepted", settled)
+                relax.restart(stats)
+                settled.reset()
+                continue
             stats, accepted = relax.step(stats, target, elbo)
             report(elbo, "full" if accepted else "full, extrapolation undone", settled)
             if not accepted:
@@ -783,6 +807,12 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                 # a fixed point only if the last step was plain coordinate ascent (a small change
                 # inside an over-relaxation cycle proves nothing) and no move helps
                 # (moves: a round in this pass or the one before, nothing accepted since)
+                if relax.evaluated_plain and single and moves.enabled:
+                    # on large data the move round is the exact float64 pass that ends the fit
+                    stats = relax.plain
+                    relax.restart(stats)
+                    exact_round = True
+                    continue
                 if relax.evaluated_plain and (since_moves <= 1 or not moves.enabled):
                     budget = options.max_iter - passes() - (1 if single else 0)
                     trial = moves.refined_merge(plan, target, elbo, budget, refine_pass)
@@ -799,8 +829,10 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                     continue
                 stats = relax.plain
                 relax.restart(stats)
-                settling = True
-        if (phase == "minibatch" or single or relax.plain is None) and options.max_iter > 0:
+                # (on large data the move round waits for the exact pass)
+                settling = not (single and moves.enabled)
+        final = phase == "minibatch" or single or relax.plain is None
+        if final and not final_done and options.max_iter > 0:
             # an exact full-data step in float64 ends the fit
             if relax.plain is not None:
                 stats = relax.plain
