@@ -1,5 +1,7 @@
 """The traced functions' fast calling path gives what tf.function gives, and falls back cleanly."""
 
+import types
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -22,7 +24,14 @@ def test_fast_call_equals_tf_function_call(cov_type):
     )
     args = (X, w, frame, prior, 1e-6, stats, np.array([[0, 1]], np.int32), np.int32(2))
     fast = fns.step(*args)
-    slow = fns.step.function(*args)
+    # the tf.function's own calling path (taken when the concrete function has no _call_flat),
+    # with the same call options
+    concrete = fns.step._concrete
+    fns.step._concrete = types.SimpleNamespace(captured_inputs=concrete.captured_inputs)
+    try:
+        slow = fns.step(*args)
+    finally:
+        fns.step._concrete = concrete
     for a, b in zip(tf.nest.flatten(fast), tf.nest.flatten(slow)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
@@ -39,3 +48,41 @@ def test_argument_of_the_wrong_rank_raises_tf_functions_error():
             1e-6,
             Stats(np.ones(2), np.zeros((2, d)), np.ones((2, d))),
         )
+
+
+def test_calls_run_without_grappler_and_restore_the_threads_call_options(monkeypatch):
+    # our graphs are run with grappler off (a first fit's ~0.2 s, no warm gain) through this
+    # thread's call options, which are back as they were after every call, even one that fails
+    from tensorflow.core.protobuf import config_pb2
+    from tensorflow.python.eager import context
+
+    from skbgmm._svi import _functions
+
+    options = context.context().function_call_options
+    before = options.config_proto_serialized
+    seen = []
+    inner = _functions._Traced._call
+
+    def recording(self, *args):
+        seen.append(context.context().function_call_options.config_proto_serialized)
+        return inner(self, *args)
+
+    monkeypatch.setattr(_functions._Traced, "_call", recording)
+    fns = functions(Config("diag", "dirichlet_process"))
+    d = 2
+    frame = Frame(np.zeros(d), np.ones(d))
+    prior = Prior(0.1, 1.0, np.zeros(d), 2.0, np.ones(d))
+    stats = Stats(np.ones(2), np.zeros((2, d)), np.ones((2, d)))
+    fns.distances(np.zeros((3, d)), frame, prior, 1e-6, stats)
+    with pytest.raises((TypeError, ValueError)):
+        fns.distances(np.zeros(3), frame, prior, 1e-6, stats)
+    assert context.context().function_call_options.config_proto_serialized == before
+    assert len(seen) == 2
+    for serialized in seen:
+        config = config_pb2.ConfigProto()
+        config.ParseFromString(serialized)
+        assert config.graph_options.rewrite_options.disable_meta_optimizer
+    # a function of the user's is called with the user's options
+    assert not config_pb2.ConfigProto.FromString(
+        before
+    ).graph_options.rewrite_options.disable_meta_optimizer
