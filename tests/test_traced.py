@@ -86,3 +86,33 @@ def test_calls_run_without_grappler_and_restore_the_threads_call_options(monkeyp
     assert not config_pb2.ConfigProto.FromString(
         before
     ).graph_options.rewrite_options.disable_meta_optimizer
+
+
+@pytest.mark.parametrize("cov_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("weights", ["dirichlet_process", "dirichlet_distribution"])
+def test_vectorised_memo_elbo_equals_the_loop(cov_type, weights, monkeypatch):
+    # the moves' batched ELBO: a process's first calls loop over the proposals, later ones use
+    # tf.vectorized_map over the same function of one proposal; both give the same values
+    fns = functions(Config(cov_type, weights))
+    rng = np.random.RandomState(1)
+    n, d, k, b = 80, 3, 5, 7
+    X, w = rng.randn(n, d), rng.uniform(0.5, 1.5, n)
+    frame = Frame(rng.randn(d), rng.uniform(0.5, 2.0, d))
+    cov = {"full": np.eye(d), "tied": np.eye(d), "diag": np.ones(d), "spherical": 1.0}[cov_type]
+    prior = Prior(0.1, 1.0, np.zeros(d), float(d), np.asarray(cov))
+    batch = [fns.batch_stats(X, w, rng.dirichlet(np.ones(k), n), frame) for _ in range(b)]
+    stats = Stats(*(np.stack([np.asarray(s[i]) for s in batch]) for i in range(3)))
+    entropy = rng.uniform(0, 50, b)
+    args = (frame, prior, 1e-6, stats, entropy)
+    loop = np.asarray(fns._memo_loop(*args))
+    vectorised = np.asarray(fns._memo_vectorized(*args))
+    assert np.all(np.isfinite(loop))
+    np.testing.assert_allclose(vectorised, loop, rtol=1e-12)
+    # memo_elbo switches from the loop to the vectorised version after a process's first calls
+    used = []
+    monkeypatch.setattr(fns, "_memo_calls", 0)
+    monkeypatch.setattr(fns, "_memo_loop", lambda *a: used.append("loop"))
+    monkeypatch.setattr(fns, "_memo_vectorized", lambda *a: used.append("vectorised"))
+    for _ in range(fns.VECTORIZE_MEMO_AFTER + 2):
+        fns.memo_elbo(*args)
+    assert used == ["loop"] * fns.VECTORIZE_MEMO_AFTER + ["vectorised"] * 2

@@ -200,9 +200,10 @@ class Functions:
             input_signature=[x_spec, patterns, index, frame, prior, _spec(0), stats],
         )
         batched = Stats(_spec(2), _spec(3), _spec(fam.s2_rank + 1))
-        self.memo_elbo = _traced(
-            self._memo_elbo, input_signature=[frame, prior, _spec(0), batched, vec]
-        )
+        memo_signature = [frame, prior, _spec(0), batched, vec]
+        self._memo_loop = _traced(self._memo_elbo_loop, input_signature=memo_signature)
+        self._memo_vectorized = _traced(self._memo_elbo_vectorized, input_signature=memo_signature)
+        self._memo_calls = 0
         self.posterior = _traced(self._posterior, input_signature=[frame, prior, _spec(0), stats])
         self.valid = _traced(self._valid, input_signature=[frame, prior, _spec(0), stats])
         self.batch_stats = _traced(
@@ -334,14 +335,29 @@ class Functions:
         moves = (entropy, pair_entropy, Stats(*deleted[:3]), deleted[3])
         return new_stats, local, kl, moves
 
-    def _memo_elbo(self, frame, prior, reg_covar, stats, entropy):
+    # calls of memo_elbo (per configuration) after which the vectorised version is used
+    VECTORIZE_MEMO_AFTER = 16
+
+    def memo_elbo(self, frame, prior, reg_covar, stats, entropy):
         """The ELBO from statistics for a batch of proposals (leading axis), shape (B,).
 
         ``E_r[log p(x, z | q)]`` from the statistics, plus the entropy of the responsibilities,
         minus the global KL, in data units (the frame's Jacobian included): the exact ELBO of
         the pair (posterior of the statistics, responsibilities that produced them).
-        """
 
+        One function of one proposal, batched two ways: a loop over the proposals
+        (``tf.map_fn``: quick to trace, ~0.1-0.2 ms per proposal per call) for a process's
+        first calls, then ``tf.vectorized_map`` (the same operations on the whole batch: a
+        round of 20 proposals 4.0 -> 0.7 ms for full covariances, 2.2 -> 0.4 ms for diagonal
+        ones; ~0.12 s more to trace). A first fit does not pay the vectorised trace; fits
+        after it (refits, cross-validation) run the vectorised one.
+        """
+        self._memo_calls += 1
+        if self._memo_calls > self.VECTORIZE_MEMO_AFTER:
+            return self._memo_vectorized(frame, prior, reg_covar, stats, entropy)
+        return self._memo_loop(frame, prior, reg_covar, stats, entropy)
+
+    def _memo_one(self, frame, prior, reg_covar):
         def one(args):
             nk, s1, s2, h = args
             st = Stats(nk, s1, s2)
@@ -351,7 +367,17 @@ class Functions:
             jacobian = tf.reduce_sum(nk) * tf.reduce_sum(tf.math.log(frame.scale))
             return joint + h - kl - jacobian
 
-        return tf.map_fn(one, (stats.nk, stats.s1, stats.s2, entropy), fn_output_signature=DTYPE)
+        return one
+
+    def _memo_elbo_loop(self, frame, prior, reg_covar, stats, entropy):
+        one = self._memo_one(frame, prior, reg_covar)
+        elems = (stats.nk, stats.s1, stats.s2, entropy)
+        return tf.map_fn(one, elems, fn_output_signature=DTYPE)
+
+    def _memo_elbo_vectorized(self, frame, prior, reg_covar, stats, entropy):
+        one = self._memo_one(frame, prior, reg_covar)
+        elems = (stats.nk, stats.s1, stats.s2, entropy)
+        return tf.vectorized_map(one, elems, fallback_to_while_loop=True, warn=False)
 
     def _valid(self, frame, prior, reg_covar, stats):
         prior_z = _model.prior_to_frame(prior, frame.shift, frame.scale, self.fam)
