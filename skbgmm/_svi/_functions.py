@@ -335,8 +335,10 @@ class Functions:
         moves = (entropy, pair_entropy, Stats(*deleted[:3]), deleted[3])
         return new_stats, local, kl, moves
 
-    # calls of memo_elbo (per configuration) after which the vectorised version is used
-    VECTORIZE_MEMO_AFTER = 16
+    # calls of memo_elbo (move rounds, per configuration and process) after which the vectorised
+    # version is used: its trace (~0.3 s once) pays back over some 50 small fits, so only a
+    # process that makes many (cross-validation, grid searches) switches
+    VECTORIZE_MEMO_AFTER = 256
 
     def memo_elbo(self, frame, prior, reg_covar, stats, entropy):
         """The ELBO from statistics for a batch of proposals (leading axis), shape (B,).
@@ -347,10 +349,11 @@ class Functions:
 
         One function of one proposal, batched two ways: a loop over the proposals
         (``tf.map_fn``: quick to trace, ~0.1-0.2 ms per proposal per call) for a process's
-        first calls, then ``tf.vectorized_map`` (the same operations on the whole batch: a
-        round of 20 proposals 4.0 -> 0.7 ms for full covariances, 2.2 -> 0.4 ms for diagonal
-        ones; ~0.12 s more to trace). A first fit does not pay the vectorised trace; fits
-        after it (refits, cross-validation) run the vectorised one.
+        first ``VECTORIZE_MEMO_AFTER`` calls, then ``tf.vectorized_map`` (the same operations on
+        the whole batch: a round of 20 proposals 4.0 -> 0.7 ms for full covariances, 2.2 -> 0.4
+        ms for diagonal ones; warm fits of iris, wine, digits-pca10 0.68-0.82x the loop's time;
+        ~0.3 s to trace and first run). A user's first fits never pay that trace; a process
+        that goes on to make many fits switches once.
         """
         self._memo_calls += 1
         if self._memo_calls > self.VECTORIZE_MEMO_AFTER:
