@@ -706,6 +706,20 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
         )
         return target, (local - kl) / total
 
+    def trial_at_fixed_point(plan, target, elbo, budget):
+        """At a fixed point: a refined merge, else a refined split; (stats, ELBO) or None."""
+        trial = moves.refined_merge(plan, target, elbo, budget, refine_pass)
+        if trial is None:
+            trial = moves.refined_birth(source, target, elbo, budget, refine_pass, rng)
+        return trial
+
+    def accept_trial(trial):
+        stats, trial_elbo = trial
+        report(trial_elbo, "full, refined move accepted", settled)
+        relax.restart(stats)
+        settled.reset()
+        return stats
+
     def report(elbo, label, rule):
         lower_bounds.append(elbo)
         bar.end_pass(elbo)
@@ -786,18 +800,12 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                 # the float32 passes had settled and this exact pass found no move: a fixed
                 # point unless a refined trial move helps; its plain update ends the fit
                 report(elbo, "final exact step", settled)
-                budget = options.max_iter - passes()
-                trial = moves.refined_merge(plan, target, elbo, budget, refine_pass)
-                if trial is None:
-                    trial = moves.refined_birth(source, target, elbo, budget, refine_pass, rng)
+                trial = trial_at_fixed_point(plan, target, elbo, options.max_iter - passes())
                 if trial is None:
                     converged = final_done = True
                     stats = target
                     break
-                stats, trial_elbo = trial
-                report(trial_elbo, "full, refined move accepted", settled)
-                relax.restart(stats)
-                settled.reset()
+                stats = accept_trial(trial)
                 continue
             stats, accepted = relax.step(stats, target, elbo)
             report(elbo, "full" if accepted else "full, extrapolation undone", settled)
@@ -815,17 +823,12 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                     continue
                 if relax.evaluated_plain and (since_moves <= 1 or not moves.enabled):
                     budget = options.max_iter - passes() - (1 if single else 0)
-                    trial = moves.refined_merge(plan, target, elbo, budget, refine_pass)
-                    if trial is None:
-                        trial = moves.refined_birth(source, target, elbo, budget, refine_pass, rng)
+                    trial = trial_at_fixed_point(plan, target, elbo, budget)
                     if trial is None:
                         converged = True
                         stats = relax.plain  # the plain coordinate-ascent update of the point
                         break
-                    stats, trial_elbo = trial
-                    report(trial_elbo, "full, refined move accepted", settled)
-                    relax.restart(stats)
-                    settled.reset()
+                    stats = accept_trial(trial)
                     continue
                 stats = relax.plain
                 relax.restart(stats)
