@@ -110,11 +110,12 @@ def _without_grappler(serialized):
     """The call's configuration with grappler's graph optimisation off (cached per input).
 
     A function's graph is optimised by grappler when it is first run, with the configuration
-    its call carries: ~0.2 s of a first fit, for no measured gain on these graphs (steps on
-    150 to 20,971 rows, float32 and float64, with and without move terms: 0.96-1.02x the
-    optimised time; ``benchmarks/bench_first_fit.py``). The configuration is this thread's call
-    options for the duration of one call of ours, so neither the user's global TensorFlow
-    configuration nor the user's own functions are touched.
+    its call carries: ~0.1-0.2 s of a first fit (``benchmarks/bench_first_fit.py``), for no
+    measured gain on these graphs (steps on 150 and 20,971 rows, float32 and float64, with and
+    without move terms, both instantiations in one process, alternating calls: 0.96-1.02x the
+    optimised time). The configuration is this thread's call options for the duration of one
+    call of ours, so neither the user's global TensorFlow configuration nor the user's own
+    functions are touched.
     """
     out = _WITHOUT_GRAPPLER.get(serialized)
     if out is None:
@@ -131,7 +132,7 @@ def _without_grappler(serialized):
 def _to_tensor(value, dtype):
     """``tf.convert_to_tensor(value, dtype)``, without its dispatch for the common cases.
 
-    A NumPy array (or scalar) of the spec's dtype, or a Python number, becomes an EagerTensor
+    A NumPy array (or scalar) of the spec's dtype, or a Python float, becomes an EagerTensor
     directly (what ``convert_to_tensor`` ends up doing, after ~7 us of conversion-registry
     lookups per argument; a step takes a dozen arguments). Arrays are copied, as
     ``convert_to_tensor`` does, so a tensor never shares memory with the caller's array.
