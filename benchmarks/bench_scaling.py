@@ -21,7 +21,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -41,8 +40,7 @@ def worker(n, d, k, estimator):
     from bench_vs_sklearn import (
         _make,
         _one_pass_vs_floor,
-        _proc_status,
-        _reset_peak_rss,
+        timed_fit,
         warm_up,
     )
     from threadpoolctl import threadpool_limits
@@ -56,16 +54,7 @@ def worker(n, d, k, estimator):
     model = _make(estimator, k, "full", 1)
     if estimator == "skbgmm":
         warm_up(k, "full", 1, Xtr[: max(2000, 20 * k)])
-    import warnings
-
-    _reset_peak_rss()
-    before = _proc_status("VmRSS")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        t0 = time.perf_counter()
-        model.fit(Xtr)
-        seconds = time.perf_counter() - t0
-    peak = _proc_status("VmHWM")
+    seconds, before, peak, _ = timed_fit(model, Xtr)
     from skbgmm.metrics import plugin_log_likelihood
 
     out = dict(

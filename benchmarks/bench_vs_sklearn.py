@@ -118,6 +118,21 @@ def _reset_peak_rss():
         return False
 
 
+def timed_fit(model, X):
+    """Fit ``model`` to ``X`` with warnings silenced; returns (seconds, RSS before the fit,
+    peak RSS during it, whether the peak counter could be reset), memory in bytes."""
+    import warnings
+
+    can_reset = _reset_peak_rss()
+    rss_before = _proc_status("VmRSS")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        model.fit(X)
+        seconds = time.perf_counter() - t0
+    return seconds, rss_before, _proc_status("VmHWM"), can_reset
+
+
 def _make(estimator, k, cov, threads):
     if estimator == "skbgmm":
         import tensorflow as tf
@@ -210,17 +225,8 @@ def worker(case, estimator, threads, quick, n_seeds=1):
         t0 = time.perf_counter()
         warm_up(k, cov, threads, Xtr[: max(1000, 20 * k)])
         cold = time.perf_counter() - t0
-    import warnings
-
     load = os.getloadavg()
-    can_reset = _reset_peak_rss()
-    rss_before = _proc_status("VmRSS")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        t0 = time.perf_counter()
-        model.fit(Xtr)
-        fit_time = time.perf_counter() - t0
-    peak = _proc_status("VmHWM")
+    fit_time, rss_before, peak, can_reset = timed_fit(model, Xtr)
     from skbgmm.metrics import plugin_log_likelihood
 
     result = {
@@ -256,11 +262,7 @@ def worker(case, estimator, threads, quick, n_seeds=1):
         lls, times = [], []
         for seed in range(n_seeds):
             est = _make(estimator, k, cov, threads).set_params(random_state=seed)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                t0 = time.perf_counter()
-                est.fit(Xtr)
-                times.append(time.perf_counter() - t0)
+            times.append(timed_fit(est, Xtr)[0])
             lls.append(float(plugin_log_likelihood(est, Xte).mean()))
         result["seeds"] = n_seeds
         result["heldout_loglik_median"] = float(np.median(lls))
