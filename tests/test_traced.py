@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from skbgmm._svi._family_shapes import covariance_shapes
 from skbgmm._svi._functions import functions
-from skbgmm._svi._records import Config, Frame, Prior, Stats
+from skbgmm._svi._records import Config, Frame, Prior, Stats, to_numpy
 
 
 @pytest.mark.parametrize("cov_type", ["full", "tied", "diag", "spherical"])
@@ -90,29 +91,35 @@ def test_calls_run_without_grappler_and_restore_the_threads_call_options(monkeyp
 
 @pytest.mark.parametrize("cov_type", ["full", "tied", "diag", "spherical"])
 @pytest.mark.parametrize("weights", ["dirichlet_process", "dirichlet_distribution"])
-def test_vectorised_memo_elbo_equals_the_loop(cov_type, weights, monkeypatch):
-    # the moves' batched ELBO: a process's first calls loop over the proposals, later ones use
-    # tf.vectorized_map over the same function of one proposal; both give the same values
+def test_memo_elbo_of_proposals_from_a_table_equals_each_proposal_evaluated_whole(
+    cov_type, weights
+):
+    # the moves' ELBO evaluates each component of a table once and sums gathered terms per
+    # proposal ('tied' shares its covariance and loops over whole proposals); the reference is
+    # each proposal's statistics, gathered here, evaluated whole by the one-proposal loop
     fns = functions(Config(cov_type, weights))
+    shapes = covariance_shapes(cov_type)
     rng = np.random.RandomState(1)
-    n, d, k, b = 80, 3, 5, 7
+    n, d, k, b = 80, 3, 5, 9
     X, w = rng.randn(n, d), rng.uniform(0.5, 1.5, n)
     frame = Frame(rng.randn(d), rng.uniform(0.5, 2.0, d))
     cov = {"full": np.eye(d), "tied": np.eye(d), "diag": np.ones(d), "spherical": 1.0}[cov_type]
     prior = Prior(0.1, 1.0, np.zeros(d), float(d), np.asarray(cov))
-    batch = [fns.batch_stats(X, w, rng.dirichlet(np.ones(k), n), frame) for _ in range(b)]
-    stats = Stats(*(np.stack([np.asarray(s[i]) for s in batch]) for i in range(3)))
+    parts = [to_numpy(fns.batch_stats(X, w, rng.dirichlet(np.ones(k), n), frame)) for _ in range(3)]
+    parts.append(shapes.empty_component(parts[0]))
+    table = shapes.components_table(parts)
+    m = table.nk.shape[0]
+    members = np.stack([rng.choice(m, k, replace=False) for _ in range(b - 1)] + [np.arange(k)])
+    members[:3, -2:] = m - 1  # proposals with two empty components (two merges)
+    members = members.astype(np.int32)
     entropy = rng.uniform(0, 50, b)
-    args = (frame, prior, 1e-6, stats, entropy)
-    loop = np.asarray(fns._memo_loop(*args))
-    vectorised = np.asarray(fns._memo_vectorized(*args))
-    assert np.all(np.isfinite(loop))
-    np.testing.assert_allclose(vectorised, loop, rtol=1e-12)
-    # memo_elbo switches from the loop to the vectorised version after a process's first calls
-    used = []
-    monkeypatch.setattr(fns, "_memo_calls", 0)
-    monkeypatch.setattr(fns, "_memo_loop", lambda *a: used.append("loop"))
-    monkeypatch.setattr(fns, "_memo_vectorized", lambda *a: used.append("vectorised"))
-    for _ in range(fns.VECTORIZE_MEMO_AFTER + 2):
-        fns.memo_elbo(*args)
-    assert used == ["loop"] * fns.VECTORIZE_MEMO_AFTER + ["vectorised"] * 2
+    values = np.asarray(fns.memo_elbo(frame, prior, 1e-6, table, members, entropy))
+    whole = []
+    for index, h in zip(members, entropy):
+        st = Stats(table.nk[index], table.s1[index], table.s2 if shapes.shared else table.s2[index])
+        one = fns.memo_elbo_loop(frame, prior, 1e-6, st, np.arange(k, dtype=np.int32)[None], [h])
+        whole.append(float(np.asarray(one)[0]))
+    assert np.all(np.isfinite(values))
+    np.testing.assert_allclose(values, whole, rtol=1e-12)
+    # the values differ between proposals: the test compares something
+    assert np.ptp(values) > 1.0

@@ -142,7 +142,7 @@ class _Wishart:
         )
 
     def _wishart_kl(self, dof, chol, prior, n_features):
-        """KL between Wisharts with ``E[Lambda] = chol chol^T`` and the prior (batch of K)."""
+        """KL between Wisharts with ``E[Lambda] = chol chol^T`` and the prior, one per factor."""
         d = _d(n_features)
         e_log_det = _Wishart.expected_log_det_precision(self, dof, chol, n_features)
         log_det_w_q = _Wishart.log_det_cholesky(self, chol, n_features) - d * tf.math.log(dof)
@@ -160,7 +160,7 @@ class _Wishart:
             - 0.5 * dof * d
             + 0.5 * trace
         )
-        return tf.reduce_sum(kl)
+        return kl
 
     def prior_to_frame(self, covariance, scale):
         return covariance / (scale[:, None] * scale[None, :])
@@ -279,7 +279,8 @@ class Full(_Wishart, shapes.FullShapes):
         inv_scale = prior.covariance[None] + scatter + nk[:, None, None] * tf.linalg.diag(reg)[None]
         return dof, symmetrise(inv_scale / dof[:, None, None])
 
-    def precisions_kl(self, post, prior, n_features):
+    def precisions_kl_terms(self, post, prior, n_features):
+        """KL(q(Lambda) || p(Lambda)) of each component, shape (K,)."""
         return self._wishart_kl(
             post.degrees_of_freedom, post.precisions_cholesky, prior, n_features
         )
@@ -299,8 +300,8 @@ class Full(_Wishart, shapes.FullShapes):
         outer = tf.einsum("nkd,nke->kde", rc, completed)
         return outer + tf.einsum("pk,pkde->kde", pattern_resp, conditional)
 
-    def expected_quadratic(self, stats, means, precisions_cholesky):
-        """``sum_n r_nk (z_n - m_k)^T P_k (z_n - m_k)`` from the statistics, summed over k."""
+    def expected_quadratic_terms(self, stats, means, precisions_cholesky):
+        """``sum_n r_nk (z_n - m_k)^T P_k (z_n - m_k)`` from the statistics, shape (K,)."""
         nk, s1, s2 = stats
         prec = tf.matmul(precisions_cholesky, precisions_cholesky, transpose_b=True)
         centred = (
@@ -309,7 +310,7 @@ class Full(_Wishart, shapes.FullShapes):
             - tf.einsum("kd,ke->kde", means, s1)
             + nk[:, None, None] * tf.einsum("kd,ke->kde", means, means)
         )
-        return tf.reduce_sum(prec * centred)
+        return tf.reduce_sum(prec * centred, axis=[-2, -1])
 
     def covariances_from_frame(self, covariances, precisions_cholesky, scale):
         return (
@@ -362,7 +363,8 @@ class Tied(_Wishart, shapes.TiedShapes):
         inv_scale = prior.covariance + scatter + n_total * tf.linalg.diag(reg)
         return dof, symmetrise(inv_scale / dof[0])
 
-    def precisions_kl(self, post, prior, n_features):
+    def precisions_kl_terms(self, post, prior, n_features):
+        """The KL of the one shared precision, shape (1,)."""
         return self._wishart_kl(
             post.degrees_of_freedom[:1], post.precisions_cholesky[None], prior, n_features
         )
@@ -376,7 +378,9 @@ class Tied(_Wishart, shapes.TiedShapes):
         outer = tf.einsum("nkd,nke->de", rc, completed)
         return outer + tf.einsum("pk,pkde->de", pattern_resp, conditional)
 
-    def expected_quadratic(self, stats, means, precisions_cholesky):
+    def expected_quadratic_terms(self, stats, means, precisions_cholesky):
+        """The quadratic form summed over components, shape () (the second moments are shared
+        by the components, so it does not split into per-component terms)."""
         nk, s1, s2 = stats
         prec = tf.matmul(precisions_cholesky, precisions_cholesky, transpose_b=True)
         cross = tf.einsum("kd,ke->de", s1, means)
@@ -421,9 +425,11 @@ class _Gamma:
             precisions_cholesky, n_features
         )
 
-    def precisions_kl(self, post, prior, n_features):
+    def precisions_kl_terms(self, post, prior, n_features):
+        """KL(q(lambda_k) || p(lambda_k)) of each component (summed over its features), (K,)."""
         shape_q, rate_q, shape_p, rate_p = self._gamma_parameters(post, prior, n_features)
-        return tf.reduce_sum(gamma_kl(shape_q, rate_q, shape_p, rate_p))
+        kl = gamma_kl(shape_q, rate_q, shape_p, rate_p)
+        return tf.reduce_sum(tf.reshape(kl, [tf.shape(kl)[0], -1]), axis=1)
 
     #: the blocks of a partially observed row are those of diagonal covariances
     dense_blocks = False
@@ -518,10 +524,10 @@ class Diag(_Gamma, shapes.DiagShapes):
         rate_p = 0.5 * prior.covariance[None] * tf.ones_like(covariances)
         return shape_q, shape_q * covariances, shape_p, rate_p
 
-    def expected_quadratic(self, stats, means, precisions_cholesky):
+    def expected_quadratic_terms(self, stats, means, precisions_cholesky):
         nk, s1, s2 = stats
         centred = s2 - 2.0 * s1 * means + nk[:, None] * tf.square(means)
-        return tf.reduce_sum(tf.square(precisions_cholesky) * centred)
+        return tf.reduce_sum(tf.square(precisions_cholesky) * centred, axis=1)
 
     def prior_to_frame(self, covariance, scale):
         return covariance / tf.square(scale)
@@ -609,12 +615,12 @@ class Spherical(_Gamma, shapes.SphericalShapes):
         rate_p = 0.5 * d * prior.covariance * tf.ones_like(covariances)
         return shape_q, shape_q * covariances, shape_p, rate_p
 
-    def expected_quadratic(self, stats, means, precisions_cholesky):
+    def expected_quadratic_terms(self, stats, means, precisions_cholesky):
         nk, s1, s2 = stats
         centred = (
             s2 - 2.0 * tf.reduce_sum(s1 * means, axis=1) + nk * tf.reduce_sum(tf.square(means), 1)
         )
-        return tf.reduce_sum(tf.square(precisions_cholesky) * centred)
+        return tf.square(precisions_cholesky) * centred
 
     def prior_to_frame(self, covariance, scale):
         return covariance / tf.square(scale[0])
@@ -651,11 +657,15 @@ class Spherical(_Gamma, shapes.SphericalShapes):
 # Weight priors
 # ------------------------------------------------------------------------------------------------
 class Dirichlet(shapes.DirichletShapes):
-    """Dirichlet(alpha0, ..., alpha0) weights."""
+    """Dirichlet(alpha0, ..., alpha0) weights.
+
+    Counts and concentrations may carry leading batch axes (components on the last one), for the
+    moves' ELBO of many proposals at once; the KL then has the batch shape.
+    """
 
     def expected_log_weights(self, weight_concentration):
         return tf.math.digamma(weight_concentration) - tf.math.digamma(
-            tf.reduce_sum(weight_concentration)
+            tf.reduce_sum(weight_concentration, axis=-1, keepdims=True)
         )
 
     def posterior_concentration(self, prior_concentration, nk):
@@ -664,13 +674,16 @@ class Dirichlet(shapes.DirichletShapes):
     def kl(self, weight_concentration, prior_concentration):
         alpha = weight_concentration
         alpha0 = prior_concentration * tf.ones_like(alpha)
-        total, total0 = tf.reduce_sum(alpha), tf.reduce_sum(alpha0)
+        total = tf.reduce_sum(alpha, axis=-1, keepdims=True)
+        total0 = tf.reduce_sum(alpha0, axis=-1)
         return (
-            tf.math.lgamma(total)
-            - tf.reduce_sum(tf.math.lgamma(alpha))
+            tf.math.lgamma(total[..., 0])
+            - tf.reduce_sum(tf.math.lgamma(alpha), axis=-1)
             - tf.math.lgamma(total0)
-            + tf.reduce_sum(tf.math.lgamma(alpha0))
-            + tf.reduce_sum((alpha - alpha0) * (tf.math.digamma(alpha) - tf.math.digamma(total)))
+            + tf.reduce_sum(tf.math.lgamma(alpha0), axis=-1)
+            + tf.reduce_sum(
+                (alpha - alpha0) * (tf.math.digamma(alpha) - tf.math.digamma(total)), axis=-1
+            )
         )
 
     def distribution(self, weight_concentration):
@@ -681,22 +694,27 @@ class Dirichlet(shapes.DirichletShapes):
 
 
 class StickBreaking(shapes.StickBreakingShapes):
-    """Truncated stick-breaking Dirichlet process: Beta(1, alpha0) sticks."""
+    """Truncated stick-breaking Dirichlet process: Beta(1, alpha0) sticks.
+
+    The concentration is ``(2, ..., K)``: the Beta parameters stacked on the first axis, then any
+    batch axes, the sticks in order on the last one.
+    """
 
     def expected_log_weights(self, weight_concentration):
         a, b = weight_concentration[0], weight_concentration[1]
         digamma_sum = tf.math.digamma(a + b)
         e_log_v = tf.math.digamma(a) - digamma_sum
         e_log_1mv = tf.math.digamma(b) - digamma_sum
-        return e_log_v + tf.cumsum(e_log_1mv, exclusive=True)
+        return e_log_v + tf.cumsum(e_log_1mv, axis=-1, exclusive=True)
 
     def posterior_concentration(self, prior_concentration, nk):
-        tail = tf.cumsum(nk, reverse=True, exclusive=True)
+        tail = tf.cumsum(nk, axis=-1, reverse=True, exclusive=True)
         return tf.stack([1.0 + nk, prior_concentration + tail])
 
     def kl(self, weight_concentration, prior_concentration):
         a, b = weight_concentration[0], weight_concentration[1]
-        return tf.reduce_sum(beta_kl(a, b, tf.ones_like(a), prior_concentration * tf.ones_like(b)))
+        kl = beta_kl(a, b, tf.ones_like(a), prior_concentration * tf.ones_like(b))
+        return tf.reduce_sum(kl, axis=-1)
 
     def distribution(self, weight_concentration):
         return tfd.Beta(weight_concentration[0], weight_concentration[1])

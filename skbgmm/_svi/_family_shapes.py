@@ -112,6 +112,29 @@ class CovarianceShapes:
             out.append(a)
         return Stats(*out)
 
+    def pair_sums(self, stats: Stats, pairs) -> Stats:
+        """The merged component of each pair ``(i, j)`` of ``pairs`` (P, 2), as :meth:`merge`
+        makes it, one per pair; 'tied''s shared second moments are kept."""
+        i, j = np.asarray(pairs, dtype=np.intp).reshape(-1, 2).T
+        return Stats(*(a[i] + a[j] if self._per_component(f, a) else a for f, a in _items(stats)))
+
+    def empty_component(self, stats: Stats) -> Stats:
+        """The statistics of one empty component ('tied''s shared second moments kept)."""
+        return Stats(
+            *(np.zeros_like(a[:1]) if self._per_component(f, a) else a for f, a in _items(stats))
+        )
+
+    def components_table(self, parts) -> Stats:
+        """The components of several statistics one after another, as one set of statistics
+        (the table the moves' proposals take their components from); 'tied''s shared second
+        moments are those of the first part."""
+        return Stats(
+            *(
+                np.concatenate(arrays) if self._per_component(f, arrays[0]) else arrays[0]
+                for f, arrays in zip(Stats._fields, zip(*parts))
+            )
+        )
+
     def drop(self, stats: Stats, mask) -> Stats:
         """Statistics with the components in ``mask`` emptied.
 

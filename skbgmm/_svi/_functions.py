@@ -200,11 +200,12 @@ class Functions:
             self._distances_missing,
             input_signature=[x_spec, patterns, index, frame, prior, _spec(0), stats],
         )
-        batched = Stats(_spec(2), _spec(3), _spec(fam.s2_rank + 1))
-        memo_signature = [frame, prior, _spec(0), batched, vec]
-        self._memo_loop = _traced(self._memo_elbo_loop, input_signature=memo_signature)
-        self._memo_vectorized = _traced(self._memo_elbo_vectorized, input_signature=memo_signature)
-        self._memo_calls = 0
+        members = tf.TensorSpec([None, None], tf.int32)
+        memo_signature = [frame, prior, _spec(0), stats, members, vec]
+        self.memo_elbo = _traced(self._memo_elbo, input_signature=memo_signature)
+        # (every family, one proposal at a time: the reference the decomposed version is tested
+        # against, and the moves' ELBO of 'tied')
+        self.memo_elbo_loop = _traced(self._memo_elbo_loop, input_signature=memo_signature)
         self.posterior = _traced(self._posterior, input_signature=[frame, prior, _spec(0), stats])
         self.valid = _traced(self._valid, input_signature=[frame, prior, _spec(0), stats])
         self.batch_stats = _traced(
@@ -336,52 +337,47 @@ class Functions:
         moves = (entropy, pair_entropy, Stats(*deleted[:3]), deleted[3])
         return new_stats, local, kl, moves
 
-    # calls of memo_elbo (move rounds, per configuration and process) after which the vectorised
-    # version is used: its trace (~0.3 s once) pays back over some 50 small fits, so only a
-    # process that makes many (cross-validation, grid searches) switches
-    VECTORIZE_MEMO_AFTER = 256
+    def _memo_elbo(self, frame, prior, reg_covar, table, members, entropy):
+        """The ELBO from statistics of a batch of proposals, shape (B,).
 
-    def memo_elbo(self, frame, prior, reg_covar, stats, entropy):
-        """The ELBO from statistics for a batch of proposals (leading axis), shape (B,).
+        A proposal is ``K`` components taken from ``table`` (statistics of M components: the
+        pass's own, the merged pairs, an empty one, the delete candidate's), ``members[b]`` their
+        indices in stick order, and ``entropy[b]`` the entropy of its responsibilities. Its value
+        is ``E_r[log p(x, z | q)]`` from the statistics plus that entropy minus the global KL, in
+        data units (the frame's Jacobian included): the exact ELBO of the pair (posterior of the
+        statistics, responsibilities that produced them).
 
-        ``E_r[log p(x, z | q)]`` from the statistics, plus the entropy of the responsibilities,
-        minus the global KL, in data units (the frame's Jacobian included): the exact ELBO of
-        the pair (posterior of the statistics, responsibilities that produced them).
-
-        One function of one proposal, batched two ways: a loop over the proposals
-        (``tf.map_fn``: quick to trace, ~0.1-0.2 ms per proposal per call) for a process's
-        first ``VECTORIZE_MEMO_AFTER`` calls, then ``tf.vectorized_map`` (the same operations on
-        the whole batch: a round of 20 proposals 4.0 -> 0.7 ms for full covariances, 2.2 -> 0.4
-        ms for diagonal ones; warm fits of iris, wine, digits-pca10 0.68-0.82x the loop's time;
-        ~0.3 s to trace and first run). A user's first fits never pay that trace; a process
-        that goes on to make many fits switches once.
+        For a family whose components share nothing the ELBO is a sum of per-component terms
+        and a term of the counts (:func:`._model.component_elbo_terms`,
+        :func:`._model.weight_elbo_terms`): each component of the table is evaluated once
+        (a merge proposal differs from the pass's components in two), and the proposals are
+        sums of gathered terms. 'tied' shares its covariance, so each proposal is evaluated
+        whole (:meth:`_memo_elbo_loop`).
         """
-        self._memo_calls += 1
-        if self._memo_calls > self.VECTORIZE_MEMO_AFTER:
-            return self._memo_vectorized(frame, prior, reg_covar, stats, entropy)
-        return self._memo_loop(frame, prior, reg_covar, stats, entropy)
+        if self.fam.shared:
+            return self._memo_elbo_loop(frame, prior, reg_covar, table, members, entropy)
+        prior_z, post_z = self._internal(frame, prior, reg_covar, table)
+        terms = _model.component_elbo_terms(table, post_z, prior_z, self.fam)
+        nk = tf.gather(table.nk, members)
+        weights = _model.weight_elbo_terms(nk, prior_z.weight_concentration, self.wp)
+        jacobian = tf.reduce_sum(nk, axis=1) * tf.reduce_sum(tf.math.log(frame.scale))
+        return tf.reduce_sum(tf.gather(terms, members), axis=1) + weights + entropy - jacobian
 
-    def _memo_one(self, frame, prior, reg_covar):
+    def _memo_elbo_loop(self, frame, prior, reg_covar, table, members, entropy):
+        """:meth:`_memo_elbo` one proposal at a time (``tf.map_fn``), for any family."""
+
         def one(args):
-            nk, s1, s2, h = args
-            st = Stats(nk, s1, s2)
+            index, h = args
+            # ('tied''s second moments are one matrix of all rows, the same in every proposal)
+            s2 = table.s2 if self.fam.shared else tf.gather(table.s2, index)
+            st = Stats(tf.gather(table.nk, index), tf.gather(table.s1, index), s2)
             prior_z, post_z = self._internal(frame, prior, reg_covar, st)
             joint = _model.expected_log_joint(st, post_z, self.fam, self.wp)
-            kl = _model.global_kl(post_z, prior_z, self.fam, self.wp, tf.shape(s1)[1])
-            jacobian = tf.reduce_sum(nk) * tf.reduce_sum(tf.math.log(frame.scale))
+            kl = _model.global_kl(post_z, prior_z, self.fam, self.wp, tf.shape(st.s1)[1])
+            jacobian = tf.reduce_sum(st.nk) * tf.reduce_sum(tf.math.log(frame.scale))
             return joint + h - kl - jacobian
 
-        return one
-
-    def _memo_elbo_loop(self, frame, prior, reg_covar, stats, entropy):
-        one = self._memo_one(frame, prior, reg_covar)
-        elems = (stats.nk, stats.s1, stats.s2, entropy)
-        return tf.map_fn(one, elems, fn_output_signature=DTYPE)
-
-    def _memo_elbo_vectorized(self, frame, prior, reg_covar, stats, entropy):
-        one = self._memo_one(frame, prior, reg_covar)
-        elems = (stats.nk, stats.s1, stats.s2, entropy)
-        return tf.vectorized_map(one, elems, fallback_to_while_loop=True, warn=False)
+        return tf.map_fn(one, (members, entropy), fn_output_signature=DTYPE)
 
     def _valid(self, frame, prior, reg_covar, stats):
         prior_z = _model.prior_to_frame(prior, frame.shift, frame.scale, self.fam)

@@ -148,8 +148,8 @@ class GradientFunctions:
         post = constrain(theta, fam, n_features, self.independent)
         wsum = tf.reduce_sum(w)
         local = local_of(post) - wsum * tf.reduce_sum(tf.math.log(frame.scale))
-        kl = wp.kl(post.weight_concentration, prior_z.weight_concentration) + fam.precisions_kl(
-            post, prior_z, n_features
+        kl = wp.kl(post.weight_concentration, prior_z.weight_concentration) + tf.reduce_sum(
+            fam.precisions_kl_terms(post, prior_z, n_features)
         )
         if self.independent:
             tau = prior.mean_precision * tf.square(frame.scale)  # the isotropic prior, rescaled

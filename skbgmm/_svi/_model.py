@@ -41,18 +41,23 @@ def _n_features(means):
 # --------------------------------------------------------------------------------------------
 # Responsibilities
 # --------------------------------------------------------------------------------------------
-def component_log_constants(post, fam, wp, n_features):
-    """The per-component part of the expected log joint, shape (K,), in float64.
-
-    ``E[log pi_k] + E[log|Lambda_k|] / 2 - D log(2 pi) / 2 - D / (2 beta_k)``; the expected
-    log joint of a point is this minus half its Mahalanobis distance.
-    """
+def gaussian_log_constants(post, fam, n_features):
+    """``E[log|Lambda_k|] / 2 - D log(2 pi) / 2 - D / (2 beta_k)``, shape (K,), in float64."""
     d = tf.cast(n_features, DTYPE)
     e_log_det = fam.expected_log_det_precision(
         post.degrees_of_freedom, post.precisions_cholesky, n_features
     )
+    return 0.5 * (e_log_det - d * _LOG_2PI) - 0.5 * d / post.mean_precision
+
+
+def component_log_constants(post, fam, wp, n_features):
+    """The per-component part of the expected log joint, shape (K,), in float64.
+
+    ``E[log pi_k]`` plus :func:`gaussian_log_constants`; the expected log joint of a point is
+    this minus half its Mahalanobis distance.
+    """
     e_log_w = wp.expected_log_weights(post.weight_concentration)
-    return e_log_w + 0.5 * (e_log_det - d * _LOG_2PI) - 0.5 * d / post.mean_precision
+    return e_log_w + gaussian_log_constants(post, fam, n_features)
 
 
 def log_resp(X, post, fam, wp):
@@ -108,12 +113,17 @@ def completed_stats(block, weighted_resp, index, n_patterns, fam):
 # --------------------------------------------------------------------------------------------
 # KL terms and the ELBO from statistics
 # --------------------------------------------------------------------------------------------
-def means_kl(post, prior, fam, n_features):
-    """E_q(Lambda)[KL(q(mu | Lambda) || p(mu | Lambda))] summed over components."""
+def means_kl_terms(post, prior, fam, n_features):
+    """E_q(Lambda)[KL(q(mu_k | Lambda_k) || p(mu_k | Lambda_k))] of each component, shape (K,)."""
     d = tf.cast(n_features, DTYPE)
     ratio = prior.mean_precision / post.mean_precision
     maha = fam.mahalanobis(prior.mean[None], post.means, post.precisions_cholesky)[0]
-    return 0.5 * tf.reduce_sum(d * (ratio - 1.0 - tf.math.log(ratio)) + prior.mean_precision * maha)
+    return 0.5 * (d * (ratio - 1.0 - tf.math.log(ratio)) + prior.mean_precision * maha)
+
+
+def means_kl(post, prior, fam, n_features):
+    """E_q(Lambda)[KL(q(mu | Lambda) || p(mu | Lambda))] summed over components."""
+    return tf.reduce_sum(means_kl_terms(post, prior, fam, n_features))
 
 
 def global_kl(post, prior, fam, wp, n_features):
@@ -121,7 +131,7 @@ def global_kl(post, prior, fam, wp, n_features):
     return (
         wp.kl(post.weight_concentration, prior.weight_concentration)
         + means_kl(post, prior, fam, n_features)
-        + fam.precisions_kl(post, prior, n_features)
+        + tf.reduce_sum(fam.precisions_kl_terms(post, prior, n_features))
     )
 
 
@@ -135,8 +145,36 @@ def expected_log_joint(stats, post, fam, wp):
     nk = stats.nk
     n_features = tf.shape(stats.s1)[1]
     const = component_log_constants(post, fam, wp, n_features)
-    quad = fam.expected_quadratic(stats, post.means, post.precisions_cholesky)
-    return tf.reduce_sum(nk * const) - 0.5 * quad
+    quad = fam.expected_quadratic_terms(stats, post.means, post.precisions_cholesky)
+    return tf.reduce_sum(nk * const) - 0.5 * tf.reduce_sum(quad)
+
+
+def component_elbo_terms(stats, post, prior, fam):
+    """Each component's part of the memoized ELBO, shape (K,), for families with nothing shared.
+
+    The memoized ELBO (:func:`expected_log_joint` minus :func:`global_kl`) is the sum of these
+    and of :func:`weight_elbo_terms`: for a family whose components share no parameter, a
+    component's Gaussian terms depend on its own statistics only.
+    """
+    n_features = tf.shape(stats.s1)[1]
+    const = gaussian_log_constants(post, fam, n_features)
+    quad = fam.expected_quadratic_terms(stats, post.means, post.precisions_cholesky)
+    return (
+        stats.nk * const
+        - 0.5 * quad
+        - means_kl_terms(post, prior, fam, n_features)
+        - fam.precisions_kl_terms(post, prior, n_features)
+    )
+
+
+def weight_elbo_terms(nk, prior_concentration, wp):
+    """``sum_k n_k E[log pi_k] - KL(q(pi) || p(pi))`` for counts ``nk`` (..., K) in stick order.
+
+    Leading axes are a batch (proposals of the moves); the result has their shape.
+    """
+    concentration = wp.posterior_concentration(prior_concentration, nk)
+    e_log_w = wp.expected_log_weights(concentration)
+    return tf.reduce_sum(nk * e_log_w, axis=-1) - wp.kl(concentration, prior_concentration)
 
 
 def posterior_from_stats(prior, reg, stats, fam, wp):
@@ -298,16 +336,19 @@ def sample_posterior(post, fam, wp, n_samples, seed):
 __all__ = [
     "Prior",
     "completed_stats",
+    "component_elbo_terms",
     "component_log_constants",
     "conditional_predictive",
     "expected_log_joint",
     "families",
+    "gaussian_log_constants",
     "global_kl",
     "log_resp",
     "log_resp_observed",
     "mean_marginal_distribution",
     "mean_marginals",
     "means_kl",
+    "means_kl_terms",
     "posterior_from_frame",
     "posterior_from_stats",
     "predictive_components",
@@ -317,4 +358,5 @@ __all__ = [
     "prior_to_frame",
     "sample_posterior",
     "sufficient_stats",
+    "weight_elbo_terms",
 ]

@@ -585,32 +585,58 @@ class _Moves:
         delete = int(active[np.argmin(stats.nk[active])])
         return MovePlan(pairs, delete)
 
-    def _elbos(self, proposals):
-        stats = [p[0] for p in proposals]
-        batched = Stats(*(np.stack([s[i] for s in stats]) for i in range(3)))
+    def _elbos(self, table, proposals):
+        """Exact ELBOs of proposals ``(members, entropy)``, each ``members`` the indices of its
+        components in ``table``, in stick order."""
+        members = np.stack([p[0] for p in proposals]).astype(np.int32)
         entropy = np.array([p[1] for p in proposals], dtype=np.float64)
-        return np.asarray(self.fns.memo_elbo(self.frame, self.prior, self.reg, batched, entropy))
+        fns = self.fns
+        return np.asarray(fns.memo_elbo(self.frame, self.prior, self.reg, table, members, entropy))
 
     def _sorted(self, stats):
         return self.shapes.reorder(stats, size_order(stats))
 
     def decide(self, plan, target, terms):
-        """The accepted :class:`Decision` (statistics sorted by size), or None if none is better."""
+        """The accepted :class:`Decision` (statistics sorted by size), or None if none is better.
+
+        Every proposal takes its components from one table: the pass's ``K`` components, the
+        merged component of each candidate pair, an empty component, and the delete
+        candidate's components; a proposal is the indices of its components, sorted by size
+        (the order in which the Dirichlet process's sticks are evaluated).
+        """
         h = terms.entropy
         total_h = float(h.sum())
-        proposals = [(target, total_h)]
+        n_comp, n_pairs = target.nk.shape[0], plan.pairs.shape[0]
+        parts = [target, self.shapes.pair_sums(target, plan.pairs)]
+        parts.append(self.shapes.empty_component(target))
+        if plan.delete >= 0:
+            parts.append(terms.deleted)
+        table = self.shapes.components_table(parts)
+        empty = n_comp + n_pairs
+
+        def merged(members, m):
+            i, j = plan.pairs[m]
+            out = members.copy()
+            out[i], out[j] = n_comp + m, empty
+            return out
+
+        def in_stick_order(members):
+            return members[np.argsort(-table.nk[members], kind="stable")]
+
+        base = np.arange(n_comp)
+        proposals = [(base, total_h)]
         merges = []
-        for (i, j), hp in zip(plan.pairs, terms.pair_entropy):
-            merged = self.shapes.merge(target, int(i), int(j))
+        for m, ((i, j), hp) in enumerate(zip(plan.pairs, terms.pair_entropy)):
             gain_h = float(hp) - float(h[i]) - float(h[j])
             merges.append((int(i), int(j), gain_h))
-            proposals.append((self._sorted(merged), total_h + gain_h))
+            proposals.append((in_stick_order(merged(base, m)), total_h + gain_h))
         if plan.delete >= 0:
-            proposals.append((self._sorted(terms.deleted), terms.deleted_entropy))
-        values = self._elbos(proposals)
-        base = values[0]
-        margin = self.margin * (abs(base) + 1.0)
-        gains = values[1:] - base
+            deleted = empty + 1 + size_order(terms.deleted)
+            proposals.append((deleted, terms.deleted_entropy))
+        values = self._elbos(table, proposals)
+        base_value = values[0]
+        margin = self.margin * (abs(base_value) + 1.0)
+        gains = values[1:] - base_value
         self.last_ranked = np.argsort(-gains[: len(merges)], kind="stable")
         self.last_gains = gains[: len(merges)]
         best = int(np.argmax(gains)) if gains.size else -1
@@ -623,20 +649,23 @@ class _Moves:
         # the best merge, then every other disjoint merge that raises the ELBO further
         order = [m for m in self.last_ranked if gains[m] > margin]
         used = set()
-        current, current_h, current_value = target, total_h, base
+        current, current_members = target, base
+        current_h, current_value = total_h, base_value
         accepted = []
         for m in order:
             i, j, gain_h = merges[m]
             if i in used or j in used:
                 continue
-            candidate = self.shapes.merge(current, i, j)
+            members = merged(current_members, m)
             value = (
                 values[1 + m]
                 if not accepted
-                else self._elbos([(self._sorted(candidate), current_h + gain_h)])[0]
+                else self._elbos(table, [(in_stick_order(members), current_h + gain_h)])[0]
             )
             if value > current_value + margin:
-                current, current_h, current_value = candidate, current_h + gain_h, value
+                current = self.shapes.merge(current, i, j)
+                current_members = members
+                current_h, current_value = current_h + gain_h, value
                 used.update((i, j))
                 accepted.append((i, j))
         self.n_merges += len(accepted)
