@@ -216,6 +216,9 @@ class Functions:
         self.distances = _traced(
             self._distances, input_signature=[x_spec, frame, prior, _spec(0), stats]
         )
+        self.mean_distances = _traced(
+            self._mean_distances, input_signature=[frame, prior, _spec(0), stats]
+        )
 
     # -- pieces shared by the traced functions --------------------------------------------------
     def _internal(self, frame, prior, reg_covar, stats):
@@ -393,6 +396,12 @@ class Functions:
         Z = (X - frame.shift[None]) / frame.scale[None]
         _, post_z = self._internal(frame, prior, reg_covar, stats)
         return self.fam.mahalanobis(Z, post_z.means, post_z.precisions_cholesky)
+
+    def _mean_distances(self, frame, prior, reg_covar, stats):
+        """(K, K) squared Mahalanobis distances of each component's posterior mean to each
+        component (:meth:`_distances` of the means, in one call)."""
+        _, post_z = self._internal(frame, prior, reg_covar, stats)
+        return self.fam.mahalanobis(post_z.means, post_z.means, post_z.precisions_cholesky)
 
     def _batch_stats(self, X, w, resp, frame):
         Z = (X - frame.shift[None]) / frame.scale[None]

@@ -569,10 +569,8 @@ class _Moves:
         active = self._active(stats)
         if not self.enabled or active.size < 2:
             return None
-        post = self.fns.posterior(self.frame, self.prior, self.reg, stats)
-        means = np.asarray(post.means)[active]
-        dist = np.asarray(self.fns.distances(means, self.frame, self.prior, self.reg, stats))
-        dist = dist[:, active]
+        dist = np.asarray(self.fns.mean_distances(self.frame, self.prior, self.reg, stats))
+        dist = dist[np.ix_(active, active)]
         score = dist + dist.T
         np.fill_diagonal(score, np.inf)
         pairs = set()
