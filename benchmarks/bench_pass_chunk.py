@@ -30,7 +30,7 @@ for name, f, XX, pairs, dl in [
     ("step32", fns.step32, X32, np.zeros((0, 2), np.int32), -1),
     ("step32+moves", fns.step32, X32, np.array([[0, 1], [2, 3], [4, 5]], np.int32), 9),
 ]:
-    args = (XX, w, frame, prior, 1e-6, st, pairs, np.int32(dl))
+    args = (XX, w, frame, prior, 1e-6, st, st, np.bool_(False), pairs, np.int32(dl))
     f(*args)
     ts = []
     for _ in range(20):

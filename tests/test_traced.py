@@ -23,7 +23,18 @@ def test_fast_call_equals_tf_function_call(cov_type):
     stats = Stats(
         *(np.asarray(s) for s in fns.batch_stats(X, w, rng.dirichlet(np.ones(k), n), frame))
     )
-    args = (X, w, frame, prior, 1e-6, stats, np.array([[0, 1]], np.int32), np.int32(2))
+    args = (
+        X,
+        w,
+        frame,
+        prior,
+        1e-6,
+        stats,
+        stats,
+        False,
+        np.array([[0, 1]], np.int32),
+        np.int32(2),
+    )
     fast = fns.step(*args)
     # the tf.function's own calling path (taken when the concrete function has no _call_flat),
     # with the same call options
@@ -123,3 +134,71 @@ def test_memo_elbo_of_proposals_from_a_table_equals_each_proposal_evaluated_whol
     np.testing.assert_allclose(values, whole, rtol=1e-12)
     # the values differ between proposals: the test compares something
     assert np.ptp(values) > 1.0
+
+
+@pytest.mark.parametrize("cov_type", ["full", "tied"])
+@pytest.mark.parametrize("single", [False, True])
+@pytest.mark.parametrize("holes", [False, True])
+def test_a_pass_checks_an_overrelaxed_point_and_falls_back_to_its_plain_update(
+    cov_type, single, holes
+):
+    # over-relaxed points are validated by the step that evaluates them (no call of their own):
+    # an invalid one (scatter not positive definite) gives exactly the step at the fallback
+    from skbgmm._svi._trainer import Candidate, chunk_step
+
+    config = Config(cov_type, "dirichlet_process")
+    fns = functions(config)
+    rng = np.random.RandomState(3)
+    n, d, k = 60, 3, 4
+    X, w = rng.randn(n, d), rng.uniform(0.5, 1.5, n)
+    if holes:
+        X[rng.rand(n, d) < 0.2] = np.nan
+        X[np.isnan(X).all(axis=1), 0] = 0.0
+    frame = Frame(np.zeros(d), np.ones(d))
+    prior = Prior(0.1, 1.0, np.zeros(d), float(d), np.eye(d))
+    Xf = np.where(np.isnan(X), 0.0, X)
+    stats = to_numpy(fns.batch_stats(Xf, w, rng.dirichlet(np.ones(k), n), frame))
+    other = to_numpy(fns.batch_stats(Xf, w, rng.dirichlet(np.ones(k), n), frame))
+    bad = stats._replace(s2=-5.0 * stats.s2)  # far outside the cone
+    assert not bool(fns.valid(frame, prior, 1e-6, bad))
+    assert bool(fns.valid(frame, prior, 1e-6, other))
+
+    def step(point):
+        return chunk_step(X, w, config, frame, prior, 1e-6, point, single)
+
+    def same(a, b):
+        for x, y in zip(tf.nest.flatten(a[:6]), tf.nest.flatten(b[:6])):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+    plain = step(stats)
+    assert plain[6] is True
+    fell_back = step(Candidate(bad, stats))
+    assert fell_back[6] is False
+    same(fell_back, plain)
+    taken = step(Candidate(other, stats))
+    assert taken[6] is True
+    same(taken, step(other))
+
+
+def test_a_fit_checks_its_overrelaxed_points_without_calls_of_their_own(monkeypatch):
+    # without moves, every over-relaxed point of a full-covariance fit is checked inside the
+    # pass that evaluates it: the separate validity function is never called
+    from skbgmm import VariationalGMM
+    from skbgmm._svi import _trainer
+
+    X = np.random.RandomState(0).randn(300, 3)
+    X[:150] += 3.0
+    fns = functions(Config("full", "dirichlet_process"))
+    calls, candidates = [], []
+    valid, full_pass = fns.valid, _trainer._full_pass
+    monkeypatch.setattr(fns, "valid", lambda *a: calls.append(1) or valid(*a))
+
+    def recording(config, source, frame, prior, reg, stats, *args, **kw):
+        candidates.append(isinstance(stats, _trainer.Candidate))
+        return full_pass(config, source, frame, prior, reg, stats, *args, **kw)
+
+    monkeypatch.setattr(_trainer, "_full_pass", recording)
+    gmm = VariationalGMM(n_components=4, moves=False, random_state=0).fit(X)
+    assert gmm.converged_
+    assert sum(candidates) >= 2  # the fit did over-relax
+    assert calls == []

@@ -194,8 +194,10 @@ class Functions:
         )
         pairs = tf.TensorSpec([None, 2], tf.int32)
         delete = tf.TensorSpec([], tf.int32)
-        # (rows, weights, then what every step takes)
-        step_args = [frame, prior, _spec(0), stats, pairs, delete]
+        # (rows, weights, then what every step takes: the statistics of the point, the statistics
+        # to use instead if those are not a proper posterior and ``check`` is set, move terms)
+        check = tf.TensorSpec([], tf.bool)
+        step_args = [frame, prior, _spec(0), stats, stats, check, pairs, delete]
         self.step = _traced(self._step, input_signature=[x_spec, vec, *step_args])
         # minibatch steps: per-point arithmetic in float32 (see the trainer's module docstring)
         f32 = tf.TensorSpec([None, None], tf.float32)
@@ -243,8 +245,25 @@ class Functions:
         reg_z = reg_covar / tf.square(frame.scale)
         return prior_z, _model.posterior_from_stats(prior_z, reg_z, stats, self.fam, self.wp)
 
+    def _checked(self, frame, prior, reg_covar, stats, fallback, check):
+        """``_internal`` at ``stats``, or at ``fallback`` when ``check`` is set and ``stats`` is
+        not a proper posterior (an over-relaxed point outside the cone); and which was used.
+
+        The check is the one :meth:`_valid` makes, run only when asked (``tf.cond``), so a pass
+        at an extrapolated point needs no call of its own to validate it first.
+        """
+        prior_z = _model.prior_to_frame(prior, frame.shift, frame.scale, self.fam)
+        reg_z = reg_covar / tf.square(frame.scale)
+        ok = tf.cond(
+            check,
+            lambda: _model.valid_posterior(prior_z, reg_z, stats, self.fam),
+            lambda: tf.constant(True),
+        )
+        used = Stats(*(tf.where(ok, a, b) for a, b in zip(stats, fallback)))
+        return prior_z, _model.posterior_from_stats(prior_z, reg_z, used, self.fam, self.wp), ok
+
     # -- traced entry points -------------------------------------------------------------------
-    def _step(self, X, w, frame, prior, reg_covar, stats, pairs, delete):
+    def _step(self, X, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete):
         """One SVI local step on a batch: statistics, weighted log-evidence and global KL.
 
         Also the terms the moves need, accumulated in the same pass over the rows: the weighted
@@ -254,23 +273,29 @@ class Functions:
         the entropy of the responsibilities with that component removed and the rows
         reassigned to the others (``r_nj / (1 - r_n,delete)``).
 
+        The step is taken at ``fallback`` instead of ``stats`` when ``check`` is set and
+        ``stats`` is not a proper posterior; the last output says whether ``stats`` was used.
+
         The global quantities are float64; the per-point work runs in X's dtype and the batch
         statistics are returned in float64.
         """
         dt = X.dtype
         Z = (X - tf.cast(frame.shift, dt)[None]) / tf.cast(frame.scale, dt)[None]
-        prior_z, post_z = self._internal(frame, prior, reg_covar, stats)
+        prior_z, post_z, ok = self._checked(frame, prior, reg_covar, stats, fallback, check)
         log_resp, log_norm = _model.log_resp(Z, post_z, self.fam, self.wp)
         w_dt = tf.cast(w, dt)
 
         def stats_of(weighted_resp):
             return _model.sufficient_stats(Z, weighted_resp, w_dt, self.fam)
 
-        return self._terms(
+        out = self._terms(
             w, frame, prior_z, post_z, log_resp, log_norm, stats_of, None, pairs, delete
         )
+        return (*out, ok)
 
-    def _step_missing(self, X, patterns, index, w, frame, prior, reg_covar, stats, pairs, delete):
+    def _step_missing(
+        self, X, patterns, index, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete
+    ):
         """:meth:`_step` for rows with missing coordinates (NaN), in float64.
 
         ``patterns`` (P, D) are the rows' missingness patterns (1 where observed) and ``index``
@@ -282,7 +307,7 @@ class Functions:
         observed = tf.gather(patterns, index)
         scaled = (X - frame.shift[None]) / frame.scale[None]
         Z = tf.where(observed > 0.0, scaled, tf.zeros_like(scaled))
-        prior_z, post_z = self._internal(frame, prior, reg_covar, stats)
+        prior_z, post_z, ok = self._checked(frame, prior, reg_covar, stats, fallback, check)
         log_resp, log_norm, block, entropy = _model.log_resp_observed(
             Z, patterns, index, post_z, self.fam, self.wp
         )
@@ -295,7 +320,7 @@ class Functions:
         def stats_of(weighted_resp):
             return _model.completed_stats(block, weighted_resp, index, n_patterns, self.fam)
 
-        return self._terms(
+        out = self._terms(
             w,
             frame,
             prior_z,
@@ -307,6 +332,7 @@ class Functions:
             pairs,
             delete,
         )
+        return (*out, ok)
 
     def _terms(
         self, w, frame, prior_z, post_z, log_resp, log_norm, stats_of, row_entropy, pairs, delete

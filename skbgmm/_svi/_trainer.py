@@ -149,14 +149,32 @@ class MoveTerms(NamedTuple):
 NO_MOVES = MovePlan(np.zeros((0, 2), np.int32), -1)
 
 
+class Candidate(NamedTuple):
+    """An over-relaxed point whose validity the pass evaluating it checks (in the same traced
+    call): the pass is taken at ``stats`` if they give a proper posterior, else at
+    ``fallback`` (the plain update it extrapolates from)."""
+
+    stats: Stats
+    fallback: Stats
+
+
+def _point(stats):
+    """``(stats, fallback, check)`` of statistics or a :class:`Candidate`."""
+    if isinstance(stats, Candidate):
+        return stats.stats, stats.fallback, np.bool_(True)
+    return stats, stats, np.bool_(False)
+
+
 def chunk_step(X, w, config, frame, prior, reg_covar, stats, single, plan=NO_MOVES, runner=None):
     """The per-row work of one step on one chunk of rows, wherever the rows are.
 
-    Returns ``(statistics, weighted log-evidence, global KL, weight, rows, move terms)``; the
-    statistics are float64 NumPy arrays. This is the only function that touches rows during a
-    fit: the single-process loop calls it in this process, a dask source on the worker holding
-    the chunk. ``runner(step, X, w, *args)`` runs the traced step (in this process by default;
-    a ``tf.distribute`` source shares the rows out across its replicas).
+    Returns ``(statistics, weighted log-evidence, global KL, weight, rows, move terms,
+    whether the point was used)``; the statistics are float64 NumPy arrays. ``stats`` may be a
+    :class:`Candidate`: the step is then taken at its fallback if the candidate is not a
+    proper posterior, and the last output says so. This is the only function that touches rows
+    during a fit: the single-process loop calls it in this process, a dask source on the worker
+    holding the chunk. ``runner(step, X, w, *args)`` runs the traced step (in this process by
+    default; a ``tf.distribute`` source shares the rows out across its replicas).
 
     Rows with missing entries (NaN) take the partially observed step, in float64 and in this
     process; a row with no observed entry is given no weight.
@@ -192,7 +210,7 @@ def chunk_step(X, w, config, frame, prior, reg_covar, stats, single, plan=NO_MOV
         frame,
         prior,
         reg_covar,
-        stats,
+        *_point(stats),
         _pairs(plan),
         np.int32(plan.delete),
     )
@@ -205,7 +223,16 @@ def chunk_step(X, w, config, frame, prior, reg_covar, stats, single, plan=NO_MOV
         sum(p[3] for p in parts),
         int(X.shape[0]),
         _sum_terms([p[5] for p in parts]),
+        _agreed([p[6] for p in parts]),
     )
+
+
+def _agreed(used):
+    """Whether every part of a pass used its point (the check depends on the point alone, so
+    the parts agree; if they ever did not, the pass is redone at the fallback)."""
+    if any(u is None for u in used):
+        return None
+    return True if all(used) else (False if not any(used) else None)
 
 
 def _pairs(plan):
@@ -213,11 +240,11 @@ def _pairs(plan):
 
 
 def _step_output(out, w, n_rows):
-    b, local, kl, terms = out
+    b, local, kl, terms, used = out
     terms = MoveTerms(
         np.asarray(terms[0]), np.asarray(terms[1]), to_numpy(terms[2]), float(terms[3])
     )
-    return to_numpy(b), float(local), float(kl), float(w.sum()), int(n_rows), terms
+    return to_numpy(b), float(local), float(kl), float(w.sum()), int(n_rows), terms, bool(used)
 
 
 def _complete_step(X, w, config, frame, prior, reg_covar, stats, single, plan, runner):
@@ -232,7 +259,7 @@ def _complete_step(X, w, config, frame, prior, reg_covar, stats, single, plan, r
     else:
         X = np.asarray(X, dtype=np.float64)
     out = (runner or _run_here)(
-        step, X, w, frame, prior, reg_covar, stats, _pairs(plan), np.int32(plan.delete)
+        step, X, w, frame, prior, reg_covar, *_point(stats), _pairs(plan), np.int32(plan.delete)
     )
     return _step_output(out, w, X.shape[0])
 
@@ -261,17 +288,34 @@ def _full_pass(
     """Exact statistics and ELBO terms over every row of ``source`` at the current posterior.
 
     ``single`` does the per-row arithmetic in float32 (statistics still summed in float64).
-    Returns ``(statistics, weighted log-evidence, global KL, move terms)``.
+    Returns ``(statistics, weighted log-evidence, global KL, move terms)``; for a
+    :class:`Candidate`, also whether the pass was taken at it (else at its fallback).
     """
     results = source.map_chunks(
         chunk_step, config, frame, prior, reg_covar, stats, single, plan, rows=rows
     )
+    used = _agreed([r[6] for r in results])
+    if used is None:
+        out = _full_pass(
+            config,
+            source,
+            frame,
+            prior,
+            reg_covar,
+            stats.fallback,
+            rows,
+            progress=progress,
+            single=single,
+            plan=plan,
+        )
+        return out + (False,)
     acc = Stats(*(sum(r[0][i] for r in results) for i in range(3)))
     local = float(sum(r[1] for r in results))
     kl = results[-1][2]
     if progress is not None:
         progress.advance(sum(r[4] for r in results))
-    return acc, local, kl, _sum_terms([r[5] for r in results])
+    out = acc, local, kl, _sum_terms([r[5] for r in results])
+    return out + (used,) if isinstance(stats, Candidate) else out
 
 
 def _svi_steps(
@@ -310,7 +354,7 @@ def _svi_steps(
     track = seen is not None and memo is not None and moves is not None
     for batch in batches:
         plan = (moves.plan(stats) if moves.enabled else None) if track else None
-        b, local, kl, wsum, n_rows, terms = source.apply(
+        b, local, kl, wsum, n_rows, terms, _ = source.apply(
             chunk_step, batch, config, frame, prior, reg_covar, stats, True, plan or NO_MOVES
         )
         if track:
@@ -345,7 +389,9 @@ class _Overrelaxation:
     lower than at the previous point, the extrapolation is undone (back to that point's plain
     update) and ``omega`` restarts at 1. Slowly converging fits (overlapping clusters) need
     several times fewer passes; a step that would leave the statistics invalid (a negative
-    count, a covariance that is not positive definite) is never taken.
+    count, a covariance that is not positive definite) is never taken. The covariance check is
+    made by the pass that evaluates the point (a :class:`Candidate`, falling back to the plain
+    update, then :meth:`rejected`), or by :meth:`resolve` when the point is needed first.
     """
 
     GROWTH = 1.5
@@ -390,19 +436,28 @@ class _Overrelaxation:
             return target, True
         self.omega = min(self.omega * self.GROWTH, self.MAX_STEP)
         candidate = Stats(*(a + self.omega * (t - a) for a, t in zip(stats, target)))
-        if self._valid(candidate):
-            self.next_plain = not self.omega > 1.0
-            return candidate, True
-        self.omega = 1.0
-        return target, True
-
-    def _valid(self, stats):
-        if np.any(stats.nk < 0):
-            return False
+        if np.any(candidate.nk < 0):
+            self.omega = 1.0
+            return target, True
+        self.next_plain = not self.omega > 1.0
         if not self.fns.fam.needs_validity_check:
-            return True  # (Gamma families: positive whenever the counts are)
-        # one traced check, without a failing Cholesky factorisation (which would log an error)
-        return bool(self.fns.valid(self.frame, self.prior, self.reg, stats))
+            return candidate, True  # (Gamma families: positive whenever the counts are)
+        return Candidate(candidate, target), True
+
+    def rejected(self):
+        """The pass found the last candidate invalid and was taken at its plain update."""
+        self.omega = 1.0
+        self.next_plain = True
+
+    def resolve(self, stats):
+        """Statistics for a use before any pass: a :class:`Candidate` checked by one traced call
+        (without a failing Cholesky factorisation, which would log an error)."""
+        if not isinstance(stats, Candidate):
+            return stats
+        if bool(self.fns.valid(self.frame, self.prior, self.reg, stats.stats)):
+            return stats.stats
+        self.rejected()
+        return stats.fallback
 
 
 class _Moves:
@@ -785,8 +840,10 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
             exact = exact_round
             exact_round = False
             tried = moves.enabled and (settling or exact or since_moves >= moves.EVERY)
+            if tried:
+                stats = relax.resolve(stats)  # (the move round's candidates need the point)
             plan = moves.plan(stats) if tried else None
-            target, local, kl, terms = _full_pass(
+            target, local, kl, terms, *used = _full_pass(
                 config,
                 source,
                 frame,
@@ -798,6 +855,14 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                 single=single and not exact,
                 plan=plan or NO_MOVES,
             )
+            if isinstance(stats, Candidate):
+                # the pass checked the over-relaxed point; if invalid it was taken at the plain
+                # update the point extrapolated from
+                if used[0]:
+                    stats = stats.stats
+                else:
+                    stats = stats.fallback
+                    relax.rejected()
             last_pass = (target, terms)
             elbo = (local - kl) / total
             since_moves += 1
