@@ -160,8 +160,11 @@ def test_a_pass_checks_an_overrelaxed_point_and_falls_back_to_its_plain_update(
     stats = to_numpy(fns.batch_stats(Xf, w, rng.dirichlet(np.ones(k), n), frame))
     other = to_numpy(fns.batch_stats(Xf, w, rng.dirichlet(np.ones(k), n), frame))
     bad = stats._replace(s2=-5.0 * stats.s2)  # far outside the cone
-    assert not bool(fns.valid(frame, prior, 1e-6, bad))
-    assert bool(fns.valid(frame, prior, 1e-6, other))
+
+    def valid(point):  # (the move round's planning call checks a point the same way)
+        return bool(fns.mean_distances(frame, prior, 1e-6, point, stats, True)[1])
+
+    assert not valid(bad) and valid(other)
 
     def step(point):
         return chunk_step(X, w, config, frame, prior, 1e-6, point, single)
@@ -180,25 +183,31 @@ def test_a_pass_checks_an_overrelaxed_point_and_falls_back_to_its_plain_update(
     same(taken, step(other))
 
 
-def test_a_fit_checks_its_overrelaxed_points_without_calls_of_their_own(monkeypatch):
-    # without moves, every over-relaxed point of a full-covariance fit is checked inside the
-    # pass that evaluates it: the separate validity function is never called
+def test_a_fit_without_moves_makes_one_traced_call_per_pass(monkeypatch):
+    # every over-relaxed point of a full-covariance fit is checked inside the pass that
+    # evaluates it: no call of its own (the fit used to make one per extrapolation)
     from skbgmm import VariationalGMM
-    from skbgmm._svi import _trainer
+    from skbgmm._svi import _functions, _trainer
 
     X = np.random.RandomState(0).randn(300, 3)
     X[:150] += 3.0
-    fns = functions(Config("full", "dirichlet_process"))
+    VariationalGMM(n_components=4, moves=False, random_state=0).fit(X)  # (traces)
     calls, candidates = [], []
-    valid, full_pass = fns.valid, _trainer._full_pass
-    monkeypatch.setattr(fns, "valid", lambda *a: calls.append(1) or valid(*a))
+    call, full_pass = _functions._Traced.__call__, _trainer._full_pass
+
+    def counting(self, *args):
+        calls.append(self._fn.__name__)
+        return call(self, *args)
 
     def recording(config, source, frame, prior, reg, stats, *args, **kw):
         candidates.append(isinstance(stats, _trainer.Candidate))
         return full_pass(config, source, frame, prior, reg, stats, *args, **kw)
 
+    monkeypatch.setattr(_functions._Traced, "__call__", counting)
     monkeypatch.setattr(_trainer, "_full_pass", recording)
     gmm = VariationalGMM(n_components=4, moves=False, random_state=0).fit(X)
     assert gmm.converged_
     assert sum(candidates) >= 2  # the fit did over-relax
-    assert calls == []
+    # the initial statistics, one step per pass, the final posterior
+    assert calls.count("_step") == gmm.n_iter_ == len(candidates)
+    assert len(calls) == gmm.n_iter_ + 2, calls

@@ -226,7 +226,6 @@ class Functions:
         # against, and the moves' ELBO of 'tied')
         self.memo_elbo_loop = _traced(self._memo_elbo_loop, input_signature=memo_signature)
         self.posterior = _traced(self._posterior, input_signature=[frame, prior, _spec(0), stats])
-        self.valid = _traced(self._valid, input_signature=[frame, prior, _spec(0), stats])
         self.batch_stats = _traced(
             self._batch_stats, input_signature=[x_spec, vec, _spec(2), frame]
         )
@@ -236,7 +235,8 @@ class Functions:
             self._distances, input_signature=[x_spec, frame, prior, _spec(0), stats]
         )
         self.mean_distances = _traced(
-            self._mean_distances, input_signature=[frame, prior, _spec(0), stats]
+            self._mean_distances,
+            input_signature=[frame, prior, _spec(0), stats, stats, tf.TensorSpec([], tf.bool)],
         )
 
     # -- pieces shared by the traced functions --------------------------------------------------
@@ -249,8 +249,9 @@ class Functions:
         """``_internal`` at ``stats``, or at ``fallback`` when ``check`` is set and ``stats`` is
         not a proper posterior (an over-relaxed point outside the cone); and which was used.
 
-        The check is the one :meth:`_valid` makes, run only when asked (``tf.cond``), so a pass
-        at an extrapolated point needs no call of its own to validate it first.
+        The check (:func:`._model.valid_posterior`, without a failing Cholesky factorisation,
+        which would log an error) runs only when asked (``tf.cond``), so an extrapolated point
+        needs no call of its own to validate it.
         """
         prior_z = _model.prior_to_frame(prior, frame.shift, frame.scale, self.fam)
         reg_z = reg_covar / tf.square(frame.scale)
@@ -425,11 +426,6 @@ class Functions:
 
         return tf.map_fn(one, (members, entropy), fn_output_signature=DTYPE)
 
-    def _valid(self, frame, prior, reg_covar, stats):
-        prior_z = _model.prior_to_frame(prior, frame.shift, frame.scale, self.fam)
-        reg_z = reg_covar / tf.square(frame.scale)
-        return _model.valid_posterior(prior_z, reg_z, stats, self.fam)
-
     def _posterior(self, frame, prior, reg_covar, stats):
         _, post_z = self._internal(frame, prior, reg_covar, stats)
         return _model.posterior_from_frame(post_z, frame.shift, frame.scale, self.fam)
@@ -440,11 +436,12 @@ class Functions:
         _, post_z = self._internal(frame, prior, reg_covar, stats)
         return self.fam.mahalanobis(Z, post_z.means, post_z.precisions_cholesky)
 
-    def _mean_distances(self, frame, prior, reg_covar, stats):
+    def _mean_distances(self, frame, prior, reg_covar, stats, fallback, check):
         """(K, K) squared Mahalanobis distances of each component's posterior mean to each
-        component (:meth:`_distances` of the means, in one call)."""
-        _, post_z = self._internal(frame, prior, reg_covar, stats)
-        return self.fam.mahalanobis(post_z.means, post_z.means, post_z.precisions_cholesky)
+        component (:meth:`_distances` of the means, in one call), and whether ``stats`` was used
+        (``fallback`` is, when ``check`` is set and ``stats`` is not a proper posterior)."""
+        _, post_z, ok = self._checked(frame, prior, reg_covar, stats, fallback, check)
+        return self.fam.mahalanobis(post_z.means, post_z.means, post_z.precisions_cholesky), ok
 
     def _batch_stats(self, X, w, resp, frame):
         Z = (X - frame.shift[None]) / frame.scale[None]

@@ -353,7 +353,7 @@ def _svi_steps(
     absorbed = 0.0
     track = seen is not None and memo is not None and moves is not None
     for batch in batches:
-        plan = (moves.plan(stats) if moves.enabled else None) if track else None
+        plan = (moves.plan(stats)[0] if moves.enabled else None) if track else None
         b, local, kl, wsum, n_rows, terms, _ = source.apply(
             chunk_step, batch, config, frame, prior, reg_covar, stats, True, plan or NO_MOVES
         )
@@ -390,8 +390,9 @@ class _Overrelaxation:
     update) and ``omega`` restarts at 1. Slowly converging fits (overlapping clusters) need
     several times fewer passes; a step that would leave the statistics invalid (a negative
     count, a covariance that is not positive definite) is never taken. The covariance check is
-    made by the pass that evaluates the point (a :class:`Candidate`, falling back to the plain
-    update, then :meth:`rejected`), or by :meth:`resolve` when the point is needed first.
+    made by the traced call that first needs the point (the pass that evaluates it, or a move
+    round's planning call): a :class:`Candidate` falls back to the plain update it extrapolates
+    from, then :meth:`rejected`.
     """
 
     GROWTH = 1.5
@@ -448,16 +449,6 @@ class _Overrelaxation:
         """The pass found the last candidate invalid and was taken at its plain update."""
         self.omega = 1.0
         self.next_plain = True
-
-    def resolve(self, stats):
-        """Statistics for a use before any pass: a :class:`Candidate` checked by one traced call
-        (without a failing Cholesky factorisation, which would log an error)."""
-        if not isinstance(stats, Candidate):
-            return stats
-        if bool(self.fns.valid(self.frame, self.prior, self.reg, stats.stats)):
-            return stats.stats
-        self.rejected()
-        return stats.fallback
 
 
 class _Moves:
@@ -620,12 +611,21 @@ class _Moves:
         return np.flatnonzero(stats.nk > max(1e-8 * stats.nk.sum(), 1e-10))
 
     def plan(self, stats):
-        """The candidates a pass at ``stats`` should accumulate terms for (None: no round)."""
+        """The candidates a pass at ``stats`` should accumulate terms for (None: no round).
+
+        ``stats`` may be a :class:`Candidate`: the same traced call checks it. Returns
+        ``(plan, the statistics of the point, whether a candidate was rejected)``.
+        """
+        point, fallback, check = _point(stats)
+        if not self.enabled or self._active(point).size < 2:
+            return None, stats, False
+        dist, used = self.fns.mean_distances(self.frame, self.prior, self.reg, *_point(stats))
+        rejected = not bool(used)
+        stats = fallback if rejected else point
         active = self._active(stats)
-        if not self.enabled or active.size < 2:
-            return None
-        dist = np.asarray(self.fns.mean_distances(self.frame, self.prior, self.reg, stats))
-        dist = dist[np.ix_(active, active)]
+        if active.size < 2:
+            return None, stats, rejected
+        dist = np.asarray(dist)[np.ix_(active, active)]
         score = dist + dist.T
         np.fill_diagonal(score, np.inf)
         pairs = set()
@@ -636,7 +636,7 @@ class _Moves:
         pairs = np.array(sorted(pairs), dtype=np.int32).reshape(-1, 2)
         pairs = active[pairs].astype(np.int32)
         delete = int(active[np.argmin(stats.nk[active])])
-        return MovePlan(pairs, delete)
+        return MovePlan(pairs, delete), stats, rejected
 
     def _elbos(self, table, proposals):
         """Exact ELBOs of proposals ``(members, entropy)``, each ``members`` the indices of its
@@ -840,9 +840,12 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
             exact = exact_round
             exact_round = False
             tried = moves.enabled and (settling or exact or since_moves >= moves.EVERY)
+            plan = None
             if tried:
-                stats = relax.resolve(stats)  # (the move round's candidates need the point)
-            plan = moves.plan(stats) if tried else None
+                # (the move round's candidates need the point: the same call checks it)
+                plan, stats, rejected = moves.plan(stats)
+                if rejected:
+                    relax.rejected()
             target, local, kl, terms, *used = _full_pass(
                 config,
                 source,
@@ -1075,7 +1078,7 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
     decision = None
     if moves.enabled:
         # streaming merges: the exact test on everything absorbed so far (memoized terms)
-        plan = moves.plan(stats)
+        plan = moves.plan(stats)[0]
         if plan is not None:
             known = MovePlan(plan.pairs, -1)
             terms = MoveTerms(
