@@ -869,7 +869,9 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
             last_pass = (target, terms)
             elbo = (local - kl) / total
             since_moves += 1
-            if tried:
+            if tried and not (plan is not None and relax.dip(elbo)):
+                # (a round at a failed extrapolation is not evaluated: the next pass, at the
+                # plain update that replaces the point, carries it instead)
                 since_moves, settling = 0, False
             if plan is not None and not relax.dip(elbo):
                 # (not at a failed extrapolation: that point is undone below, not moved from)
