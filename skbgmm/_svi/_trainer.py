@@ -699,28 +699,30 @@ class _Moves:
             self.n_deletes += 1
             self.failed_trials = self.failed_births = 0
             return self._decision(terms.deleted, [], plan.delete)
-        # the best merge, then every other disjoint merge that raises the ELBO further
-        order = [m for m in self.last_ranked if gains[m] > margin]
-        used = set()
-        current, current_members = target, base
-        current_h, current_value = total_h, base_value
-        accepted = []
-        for m in order:
-            i, j, gain_h = merges[m]
-            if i in used or j in used:
-                continue
-            members = merged(current_members, m)
-            value = (
-                values[1 + m]
-                if not accepted
-                else self._elbos(table, [(in_stick_order(members), current_h + gain_h)])[0]
-            )
-            if value > current_value + margin:
-                current = self.shapes.merge(current, i, j)
-                current_members = members
-                current_h, current_value = current_h + gain_h, value
+        # the best merge, then the other disjoint merges that raise the ELBO alone, in order of
+        # their gains: every prefix of that sequence is evaluated (in one call) and the best
+        # prefix kept, a longer one only if it beats the shorter by the margin
+        sequence, used = [], set()
+        for m in self.last_ranked:
+            i, j, _ = merges[m]
+            if gains[m] > margin and i not in used and j not in used:
+                sequence.append(m)
                 used.update((i, j))
-                accepted.append((i, j))
+        members, h, prefixes = base, total_h, []
+        for m in sequence:
+            members, h = merged(members, m), h + merges[m][2]
+            prefixes.append((in_stick_order(members), h))
+        prefix_values = [values[1 + sequence[0]]]
+        if len(sequence) > 1:
+            prefix_values.extend(self._elbos(table, prefixes[1:]))
+        best = 0
+        for n, value in enumerate(prefix_values):
+            if value > prefix_values[best] + margin:
+                best = n
+        accepted = [merges[m][:2] for m in sequence[: best + 1]]
+        current = target
+        for i, j in accepted:
+            current = self.shapes.merge(current, i, j)
         self.n_merges += len(accepted)
         self.failed_trials = self.failed_births = 0
         return self._decision(current, accepted, -1)
