@@ -619,7 +619,9 @@ class _Moves:
         point, fallback, check = _point(stats)
         if not self.enabled or self._active(point).size < 2:
             return None, stats, False
-        dist, used = self.fns.mean_distances(self.frame, self.prior, self.reg, *_point(stats))
+        dist, used = self.fns.mean_distances(
+            self.frame, self.prior, self.reg, point, fallback, check
+        )
         rejected = not bool(used)
         stats = fallback if rejected else point
         active = self._active(stats)
@@ -643,8 +645,8 @@ class _Moves:
         components in ``table``, in stick order."""
         members = np.stack([p[0] for p in proposals]).astype(np.int32)
         entropy = np.array([p[1] for p in proposals], dtype=np.float64)
-        fns = self.fns
-        return np.asarray(fns.memo_elbo(self.frame, self.prior, self.reg, table, members, entropy))
+        values = self.fns.memo_elbo(self.frame, self.prior, self.reg, table, members, entropy)
+        return np.asarray(values)
 
     def _sorted(self, stats):
         return self.shapes.reorder(stats, size_order(stats))
