@@ -398,8 +398,8 @@ class _Overrelaxation:
     GROWTH = 1.5
     MAX_STEP = 8.0
 
-    def __init__(self, fns, frame, prior, reg):
-        self.fns, self.frame, self.prior, self.reg = fns, frame, prior, reg
+    def __init__(self, needs_validity_check):
+        self.needs_validity_check = needs_validity_check  # (the family's covariance check)
         self.plain = None  # the plain update of the last accepted point
         self.next_plain = True  # the point returned by the last step is a plain update
         self.evaluated_plain = True  # the point evaluated by the last step was a plain update
@@ -441,7 +441,7 @@ class _Overrelaxation:
             self.omega = 1.0
             return target, True
         self.next_plain = not self.omega > 1.0
-        if not self.fns.fam.needs_validity_check:
+        if not self.needs_validity_check:
             return candidate, True  # (Gamma families: positive whenever the counts are)
         return Candidate(candidate, target), True
 
@@ -771,7 +771,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     settled = ChangeBelow(options.tol)  # full passes -> converged
     start_time = time.perf_counter()
     bar = PassProgress(options.verbose >= 2, n_samples)
-    relax = _Overrelaxation(fns, frame, prior, reg)
+    relax = _Overrelaxation(fns.fam.needs_validity_check)
     moves = _Moves(fns, config, frame, prior, reg, options.moves, single)
     since_moves, settling = moves.EVERY, False  # the first full pass is a move round
     last_pass = None
