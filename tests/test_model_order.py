@@ -173,3 +173,52 @@ def test_a_component_covering_two_clusters_is_split(seed):
     assert gmm.n_moves_["births"] >= 1
     assert gmm.n_effective_components_ == 4 and gmm.lower_bound_ > off.lower_bound_
     np.testing.assert_allclose(np.sort(gmm.weights_), 0.25, atol=0.02)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_a_round_accepts_every_disjoint_merge_that_raises_the_elbo(covariance_type):
+    # four separated clusters, each split in two halves: one move round merges all four pairs
+    # (the disjoint merges are evaluated together, the best prefix kept) and leaves the
+    # overlapping candidate (1, 2) alone; the accepted state's exact ELBO beats every single merge
+    from skbgmm._svi._functions import functions
+    from skbgmm._svi._records import Config, Frame, Prior, Stats, to_numpy
+    from skbgmm._svi._trainer import MovePlan, _Moves, chunk_step
+
+    rng = np.random.RandomState(0)
+    centres = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0], [8.0, 8.0]])
+    X = np.concatenate([c + rng.randn(300, 2) for c in centres])
+    w = np.ones(X.shape[0])
+    halves = np.repeat(np.arange(4), 300) * 2 + rng.randint(0, 2, X.shape[0])
+    resp = np.eye(8)[halves]
+    config = Config(covariance_type, "dirichlet_process")
+    fns = functions(config)
+    frame = Frame(np.zeros(2), np.ones(2))
+    cov = {"full": np.eye(2), "tied": np.eye(2), "diag": np.ones(2), "spherical": 1.0}
+    prior = Prior(0.1, 1.0, np.zeros(2), 2.0, np.asarray(cov[covariance_type]))
+    stats = to_numpy(fns.batch_stats(X, w, resp, frame))
+    plan = MovePlan(np.array([[0, 1], [2, 3], [4, 5], [6, 7], [1, 2]], np.int32), -1)
+    target, local, kl, _, _, terms, _ = chunk_step(
+        X, w, config, frame, prior, 1e-6, stats, False, plan
+    )
+    moves = _Moves(fns, config, frame, prior, np.float64(1e-6), enabled=True, single=False)
+    decision = moves.decide(plan, target, terms)
+    assert decision is not None
+    assert sorted(decision.merges) == [(0, 1), (2, 3), (4, 5), (6, 7)]
+    # the accepted statistics' exact ELBO (evaluated whole) beats each single merge's
+    gains = moves.last_gains
+    h = terms.entropy
+    accepted_h = h.sum() + sum(
+        terms.pair_entropy[m] - h[i] - h[j] for m, (i, j) in enumerate(plan.pairs[:4])
+    )
+    k = decision.stats.nk.shape[0]
+    whole = fns.memo_elbo_loop(
+        frame, prior, 1e-6, decision.stats, np.arange(k, dtype=np.int32)[None], [accepted_h]
+    )
+    base = float(
+        np.asarray(
+            fns.memo_elbo_loop(
+                frame, prior, 1e-6, Stats(*target), np.arange(8, dtype=np.int32)[None], [h.sum()]
+            )
+        )[0]
+    )
+    assert float(np.asarray(whole)[0]) - base > gains[:4].max() > 0
