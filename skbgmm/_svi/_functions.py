@@ -240,9 +240,13 @@ class Functions:
         )
 
     # -- pieces shared by the traced functions --------------------------------------------------
-    def _internal(self, frame, prior, reg_covar, stats):
+    def _in_frame(self, frame, prior, reg_covar):
+        """The prior and ``reg_covar`` in the trainer's frame."""
         prior_z = _model.prior_to_frame(prior, frame.shift, frame.scale, self.fam)
-        reg_z = reg_covar / tf.square(frame.scale)
+        return prior_z, reg_covar / tf.square(frame.scale)
+
+    def _internal(self, frame, prior, reg_covar, stats):
+        prior_z, reg_z = self._in_frame(frame, prior, reg_covar)
         return prior_z, _model.posterior_from_stats(prior_z, reg_z, stats, self.fam, self.wp)
 
     def _checked(self, frame, prior, reg_covar, stats, fallback, check):
@@ -253,8 +257,7 @@ class Functions:
         which would log an error) runs only when asked (``tf.cond``), so an extrapolated point
         needs no call of its own to validate it.
         """
-        prior_z = _model.prior_to_frame(prior, frame.shift, frame.scale, self.fam)
-        reg_z = reg_covar / tf.square(frame.scale)
+        prior_z, reg_z = self._in_frame(frame, prior, reg_covar)
         ok = tf.cond(
             check,
             lambda: _model.valid_posterior(prior_z, reg_z, stats, self.fam),

@@ -288,8 +288,8 @@ def _full_pass(
     """Exact statistics and ELBO terms over every row of ``source`` at the current posterior.
 
     ``single`` does the per-row arithmetic in float32 (statistics still summed in float64).
-    Returns ``(statistics, weighted log-evidence, global KL, move terms)``; for a
-    :class:`Candidate`, also whether the pass was taken at it (else at its fallback).
+    Returns ``(statistics, weighted log-evidence, global KL, move terms, whether the pass was
+    taken at the point)``: False only for a :class:`Candidate` taken at its fallback.
     """
     results = source.map_chunks(
         chunk_step, config, frame, prior, reg_covar, stats, single, plan, rows=rows
@@ -308,14 +308,13 @@ def _full_pass(
             single=single,
             plan=plan,
         )
-        return out + (False,)
+        return out[:4] + (False,)
     acc = Stats(*(sum(r[0][i] for r in results) for i in range(3)))
     local = float(sum(r[1] for r in results))
     kl = results[-1][2]
     if progress is not None:
         progress.advance(sum(r[4] for r in results))
-    out = acc, local, kl, _sum_terms([r[5] for r in results])
-    return out + (used,) if isinstance(stats, Candidate) else out
+    return acc, local, kl, _sum_terms([r[5] for r in results]), used
 
 
 def _svi_steps(
@@ -787,7 +786,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
         """One plain full pass for a trial move: (plain update, ELBO at ``stats``)."""
         trial_passes[0] += 1
         bar.start_pass(passes(), "trial")
-        target, local, kl, _ = _full_pass(
+        target, local, kl, _, _ = _full_pass(
             config, source, frame, prior, reg, stats, rows, bar, single=single
         )
         return target, (local - kl) / total
@@ -850,7 +849,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                 plan, stats, rejected = moves.plan(stats)
                 if rejected:
                     relax.rejected()
-            target, local, kl, terms, *used = _full_pass(
+            target, local, kl, terms, used = _full_pass(
                 config,
                 source,
                 frame,
@@ -865,7 +864,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
             if isinstance(stats, Candidate):
                 # the pass checked the over-relaxed point; if invalid it was taken at the plain
                 # update the point extrapolated from
-                if used[0]:
+                if used:
                     stats = stats.stats
                 else:
                     stats = stats.fallback
@@ -941,7 +940,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
             if relax.plain is not None:
                 stats = relax.plain
             bar.start_pass(len(lower_bounds) + 1, "final")
-            stats, local, kl, terms = _full_pass(
+            stats, local, kl, terms, _ = _full_pass(
                 config, source, frame, prior, reg, stats, rows, bar
             )
             last_pass = (stats, terms)
@@ -1117,7 +1116,7 @@ def memoize(source, config, prior, options, state):
     reg = np.float64(options.reg_covar)
     n_components, n_features = state.stats.s1.shape
     pairs = np.array(np.triu_indices(n_components, 1), dtype=np.int32).T
-    target, _, _, terms = _full_pass(
+    target, _, _, terms, _ = _full_pass(
         config,
         maybe_replicated(source),
         state.frame,
