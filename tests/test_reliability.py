@@ -79,6 +79,58 @@ def test_a_large_fit_ends_on_one_exact_pass_that_is_also_its_move_round(
     assert abs(gmm.lower_bounds_[-1] - gmm.lower_bounds_[-2]) < 1e-5
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_a_large_fit_settling_at_an_overrelaxed_point_is_confirmed_by_its_exact_pass(
+    large, covariance_type, monkeypatch
+):
+    # a change below tol at an over-relaxed point proves nothing: a plain step must confirm
+    # it. On large data the exact float64 pass is that plain step (it was a float32 pass and
+    # then the exact pass): one pass fewer, the same fixed point
+    from skbgmm._svi import _trainer
+
+    X, _ = large
+    kw = dict(n_components=5, covariance_type=covariance_type, random_state=0)
+    confirmed = VariationalGMM(**kw).fit(X)
+    monkeypatch.setattr(_trainer, "CROSS_PRECISION_TOL", np.inf)  # (never across precisions)
+    plain = VariationalGMM(**kw).fit(X)
+    assert confirmed.converged_ and plain.converged_
+    assert confirmed.n_iter_ == plain.n_iter_ - 1
+    assert abs(confirmed.lower_bound_ - plain.lower_bound_) < 1e-9
+    np.testing.assert_allclose(confirmed.means_, plain.means_, atol=1e-6)
+
+
+def test_an_exact_pass_that_does_not_confirm_the_fixed_point_resumes_the_float32_passes(
+    large, capsys, monkeypatch
+):
+    from skbgmm._svi import _stopping, _trainer
+
+    X, _ = large
+    kw = dict(n_components=5, random_state=0, verbose=1, verbose_interval=1)
+    monkeypatch.setattr(_trainer, "CROSS_PRECISION_TOL", np.inf)
+    plain = VariationalGMM(**kw).fit(X)
+    monkeypatch.undo()
+    capsys.readouterr()
+    passes = []
+    full_pass = _trainer._full_pass
+
+    def recording(*args, single=False, **kw):
+        passes.append(single)
+        return full_pass(*args, single=single, **kw)
+
+    monkeypatch.setattr(_trainer, "_full_pass", recording)
+    # every confirmation fails: the fit must carry on and still end at the same fixed point
+    monkeypatch.setattr(_stopping.ChangeBelow, "below", lambda self, value: False)
+    gmm = VariationalGMM(**kw).fit(X)
+    labels = re.findall(r"Iteration \d+ \(([^)]*)\)", capsys.readouterr().out)
+    assert gmm.converged_ and labels[-1] == "final exact step"
+    # two float64 passes: the failed confirmation, then float32 passes, then the exact pass
+    # that ends the fit (float32 trial passes of a rejected split may follow it)
+    exact = [i for i, single in enumerate(passes) if not single]
+    assert len(exact) == 2 and exact[1] - exact[0] > 1
+    assert abs(gmm.lower_bound_ - plain.lower_bound_) < 1e-8
+    np.testing.assert_allclose(gmm.means_, plain.means_, atol=1e-5)
+
+
 @pytest.mark.parametrize("offset", [1e8, 1.7e9])
 def test_every_input_path_is_translation_invariant(offset, tmp_path):
     X, y = _two_clusters(3000)

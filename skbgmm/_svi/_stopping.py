@@ -24,6 +24,14 @@ class ChangeBelow:
         self.value = None
         self.change = None
 
+    def below(self, value: float) -> bool:
+        """Whether ``value`` would be a change below threshold (without taking it)."""
+        if self.value is None:
+            return False
+        if self.average is not None:
+            value = self.average[0] * self.value + self.average[1] * value
+        return abs(value - self.value) < self.threshold
+
     def update(self, value: float) -> bool:
         """Take the next value; True when the change from the previous one is below threshold."""
         previous = self.value
