@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from skbgmm._svi._family_shapes import covariance_shapes
 from skbgmm._svi._functions import functions
-from skbgmm._svi._records import Config, Frame, Prior, Stats, to_numpy
+from skbgmm._svi._records import Config, Frame, Prior, Stats, frozen, to_numpy
 
 
 @pytest.mark.parametrize("cov_type", ["full", "tied", "diag", "spherical"])
@@ -211,3 +211,52 @@ def test_a_fit_without_moves_makes_one_traced_call_per_pass(monkeypatch):
     # the initial statistics, one step per pass, the final posterior
     assert calls.count("_step") == gmm.n_iter_ == len(candidates)
     assert len(calls) == gmm.n_iter_ + 2, calls
+
+
+def test_a_reused_argument_is_converted_once_only_when_it_cannot_change(monkeypatch):
+    # a fit's frame and prior are frozen and converted once; an array that can change (a
+    # caller's, mutated in place between calls) is converted on every call
+    from skbgmm._svi import _functions as functions_module
+
+    fns = functions(Config("full", "dirichlet_process"))
+    rng = np.random.RandomState(0)
+    n, d, k = 40, 2, 3
+    X, w = rng.randn(n, d), np.ones(n)
+    stats = Stats(
+        *(
+            np.asarray(s)
+            for s in fns.batch_stats(X, w, rng.dirichlet(np.ones(k), n), Frame(np.zeros(d), np.ones(d)))
+        )
+    )
+    converted = []
+    to_tensor = functions_module._to_tensor
+
+    def counting(value, spec):
+        converted.append(value)
+        return to_tensor(value, spec)
+
+    monkeypatch.setattr(functions_module, "_to_tensor", counting)
+
+    def fresh(prior):  # (a call of the tf.function itself, nothing kept)
+        return to_numpy(fns.posterior.function(Frame(np.zeros(d), np.ones(d)), prior, 1e-6, stats))
+
+    frame = frozen(Frame(np.zeros(d), np.ones(d)))
+    prior = frozen(Prior(0.1, 1.0, np.zeros(d), float(d), np.eye(d)))
+    fns.posterior(frame, prior, 1e-6, stats)
+    converted.clear()
+    out = to_numpy(fns.posterior(frame, prior, 1e-6, stats))
+    assert not any(v is a for v in converted for a in (*frame, *prior))  # kept
+    np.testing.assert_array_equal(out.means, fresh(prior).means)
+
+    mean = np.zeros(d)  # a caller's array: changed in place between two calls
+    open_prior = prior._replace(mean=mean)
+    first = to_numpy(fns.posterior(frame, open_prior, 1e-6, stats))
+    mean += 5.0
+    second = to_numpy(fns.posterior(frame, open_prior, 1e-6, stats))
+    assert not np.allclose(first.means, second.means)
+    np.testing.assert_allclose(second.means, fresh(open_prior).means, rtol=1e-12)
+    # the same statistics as point and fallback in one step: converted once, the same step
+    converted.clear()
+    args = (X, w, frame, prior, 1e-6, stats, stats, np.bool_(False), np.zeros((0, 2), np.int32))
+    fns.step(*args, np.int32(-1))
+    assert sum(v is stats.s2 for v in converted) == 1

@@ -12,7 +12,7 @@ import numpy as np
 from . import _model
 from ._families import DTYPE
 from ._observed import observed_block
-from ._records import Config, Frame, Posterior, Prior, Stats
+from ._records import Config, Frame, Posterior, Prior, Stats, is_frozen
 from ._tf import tf
 
 
@@ -29,12 +29,14 @@ class _Traced:
     flattened arguments converted to the signature's dtypes (ranks checked), through
     ``ConcreteFunction._call_flat``. Where that is unavailable, inside a ``tf.distribute``
     strategy, or when an argument does not fit, the ``tf.function`` is called as usual (and
-    raises its own error for a bad argument).
+    raises its own error for a bad argument). An argument that cannot change (a scalar, or an
+    array the trainer froze: its frame and prior) is converted once and its tensor reused while
+    the same object comes back, and an object passed twice in one call is converted once.
     """
 
     def __init__(self, fn, input_signature):
         self._fn, self._signature = fn, input_signature
-        self._function = self._specs = self._concrete = None
+        self._function = self._specs = self._concrete = self._kept = None
 
     @property
     def function(self):
@@ -71,11 +73,25 @@ class _Traced:
         flat = tf.nest.flatten(args)
         if call is None or len(flat) != len(self._specs):
             return self.function(*args)
+        kept = self._kept
+        if kept is None:
+            kept = self._kept = [None] * len(self._specs)
         tensors = []
-        for value, spec in zip(flat, self._specs):
-            t = _to_tensor(value, spec)
+        made = {}
+        for i, (value, spec) in enumerate(zip(flat, self._specs)):
+            hit = kept[i]
+            if hit is not None and hit[0] is value:
+                tensors.append(hit[1])  # (the same unchangeable value as last call)
+                continue
+            key = (id(value), spec.enum, spec.rank)
+            t = made.get(key)  # (the same object twice in one call: statistics as fallback)
             if t is None:
-                return self.function(*args)
+                t = _to_tensor(value, spec)
+                if t is None:
+                    return self.function(*args)
+                made[key] = t
+            if _unchangeable(value):
+                kept[i] = (value, t)
             tensors.append(t)
         return call(tensors, self._concrete.captured_inputs)
 
@@ -164,6 +180,12 @@ def _to_tensor(value, spec):
             return _EAGER_TENSOR(value, _CONTEXT.device_name, spec.enum)
     t = tf.convert_to_tensor(value, dtype=spec.dtype)
     return t if t.shape.rank == spec.rank else None
+
+
+def _unchangeable(value) -> bool:
+    """Whether ``value`` cannot change between calls: a scalar, or a frozen array."""
+    kind = type(value)
+    return kind is float or isinstance(value, np.generic) or (kind is np.ndarray and is_frozen(value))
 
 
 def _traced(fn, input_signature):

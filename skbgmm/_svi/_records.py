@@ -6,6 +6,7 @@ and read these records without paying for the TensorFlow import.
 
 from __future__ import annotations
 
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -165,6 +166,30 @@ class Options(NamedTuple):
 def float64(record):
     """The same record with every field as a float64 NumPy array (what traced code takes)."""
     return type(record)(*(np.asarray(v, dtype=np.float64) for v in record))
+
+
+_FROZEN = weakref.WeakValueDictionary()  # id -> the frozen array itself, while it lives
+
+
+def frozen(record):
+    """The record with every field as a read-only float64 copy of its own (``float64`` frozen).
+
+    A fit passes its frame and prior, unchanged, to every traced call; a frozen array cannot
+    change, so a traced function converts it to a tensor once and reuses the tensor while the
+    same array comes back (:func:`is_frozen`). A copy, so that no caller's array is frozen.
+    """
+    fields = []
+    for value in record:
+        a = np.array(value, dtype=np.float64)
+        a.flags.writeable = False
+        _FROZEN[id(a)] = a
+        fields.append(a)
+    return type(record)(*fields)
+
+
+def is_frozen(value) -> bool:
+    """Whether ``value`` is an array made by :func:`frozen` (read-only, owned by the trainer)."""
+    return _FROZEN.get(id(value)) is value
 
 
 def to_numpy(record):

@@ -46,6 +46,7 @@ from ._records import (
     State,
     Stats,
     float64,
+    frozen,
     to_numpy,
 )
 from ._stopping import ChangeBelow
@@ -78,7 +79,7 @@ def initial_state(X, sample_weight, resp, frame: Frame, config: Config, factor, 
     X = filled(X, frame.shift)
     stats = to_numpy(fns.batch_stats(X, w, _as_f64(resp), float64(frame)))
     stats = covariance_shapes(config.covariance_type).scale(stats, factor)
-    return State(stats=stats, frame=float64(frame), n_steps=0, total_samples=float(total_samples))
+    return State(stats=stats, frame=frozen(frame), n_steps=0, total_samples=float(total_samples))
 
 
 def _run_here(step, X, w, *args):
@@ -761,8 +762,8 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     fns = functions(config)
     source = maybe_replicated(source)
     total = state.total_samples
-    prior = float64(prior)
-    frame = state.frame
+    prior = frozen(prior)
+    frame = frozen(state.frame)  # (converted to tensors once per fit)
     reg = np.float64(options.reg_covar)
     stats = state.stats
     n_steps = state.n_steps
@@ -1016,7 +1017,7 @@ def partial(source, batch_size, rng, config, prior, options, state, seen=None):
     """
     fns = functions(config)
     source = maybe_replicated(source)
-    prior = float64(prior)
+    prior = frozen(prior)
     reg = np.float64(options.reg_covar)
     shapes = covariance_shapes(config.covariance_type)
     n_births = 0
@@ -1133,7 +1134,7 @@ def memoize(source, config, prior, options, state):
     streaming merges test components with (``state.memo``). Returns ``(posterior, state)``.
     """
     fns = functions(config)
-    prior = float64(prior)
+    prior = frozen(prior)
     reg = np.float64(options.reg_covar)
     n_components, n_features = state.stats.s1.shape
     pairs = np.array(np.triu_indices(n_components, 1), dtype=np.int32).T
