@@ -51,6 +51,26 @@ def test_a_fit_in_a_fresh_process_writes_nothing_on_stderr():
     assert out.returncode == 0 and out.stderr.strip()
 
 
+def test_a_fit_and_its_predictions_do_not_import_tensorflow_probability():
+    # TFP costs 0.7 s to import: only the posterior as distributions, sampling, densities and
+    # the gradient engine need it, and they import it when first used (quietly, with the rest)
+    code = """
+import sys
+import numpy as np
+from skbgmm import VariationalGMM
+X = np.random.RandomState(0).randn(300, 2)
+for cov in ['full', 'tied', 'diag', 'spherical']:
+    m = VariationalGMM(n_components=3, covariance_type=cov, random_state=0).fit(X)
+    m.predict(X); m.predict_proba(X); m.partial_fit(X)
+print('tfp' if 'tensorflow_probability' in sys.modules else 'no tfp')
+m.score_samples(X); m.posterior_distributions()
+print('tfp' if 'tensorflow_probability' in sys.modules else 'no tfp')
+"""
+    out = _fresh(code)
+    assert out.returncode == 0 and out.stdout.split() == ["no", "tfp", "tfp"], out.stderr
+    assert out.stderr == "", out.stderr
+
+
 def test_summary_shows_effective_components_and_says_what_it_left_out():
     X, _ = make_recipe_data()
     gmm = VariationalGMM(n_components=6, random_state=0).fit(X)

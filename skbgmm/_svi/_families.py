@@ -22,13 +22,12 @@ counts, its KL and its distribution.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from . import _family_shapes as shapes
-from ._tf import tf, tfp
+from ._tf import tf, tfb, tfd
 
-tfd = tfp.distributions
-tfb = tfp.bijectors
 
 DTYPE = tf.float64
 _LOG_2 = math.log(2.0)
@@ -125,8 +124,16 @@ def gamma_kl(shape, rate, shape0, rate0):
 # variances of the gradient engine (frame units): a floor far below any variance a data column
 # can have in the frame (a constant column's prior variance is reg_covar, 1e-6)
 _VARIANCE_FLOOR = 1e-10
-_VARIANCE = tfb.Softplus(low=tf.constant(_VARIANCE_FLOOR, DTYPE))
-_TRIL = tfb.FillScaleTriL(diag_bijector=tfb.Softplus(low=tf.constant(1e-6, DTYPE)), diag_shift=None)
+@functools.cache
+def _variance_bijector():
+    return tfb.Softplus(low=tf.constant(_VARIANCE_FLOOR, DTYPE))
+
+
+@functools.cache
+def _tril_bijector():
+    return tfb.FillScaleTriL(
+        diag_bijector=tfb.Softplus(low=tf.constant(1e-6, DTYPE)), diag_shift=None
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -220,14 +227,14 @@ class _Wishart:
 
     def constrain_covariance(self, theta_cov, n_features):
         """(covariances, precisions_cholesky) from the unconstrained Cholesky factor."""
-        chol = _TRIL.forward(theta_cov)
+        chol = _tril_bijector().forward(theta_cov)
         covariances = tf.matmul(chol, chol, transpose_b=True)
         eye = tf.eye(n_features, batch_shape=tf.shape(chol)[:-2], dtype=DTYPE)
         prec_chol = tf.linalg.matrix_transpose(tf.linalg.triangular_solve(chol, eye, lower=True))
         return covariances, prec_chol
 
     def unconstrain_covariance(self, covariances):
-        return _TRIL.inverse(tf.linalg.cholesky(covariances))
+        return _tril_bijector().inverse(tf.linalg.cholesky(covariances))
 
     def dof_lower_bound(self, n_features, independent):
         d = _d(n_features)
@@ -463,7 +470,7 @@ class _Gamma:
         return shape, shape * var
 
     def constrain_covariance(self, theta_cov, n_features):
-        covariances = _VARIANCE.forward(theta_cov)
+        covariances = _variance_bijector().forward(theta_cov)
         return covariances, tf.math.rsqrt(covariances)
 
     def precision_cholesky(self, covariances):
@@ -474,7 +481,7 @@ class _Gamma:
 
     def unconstrain_covariance(self, covariances):
         # (a start at the floor would map to -inf)
-        return _VARIANCE.inverse(tf.maximum(covariances, 10.0 * _VARIANCE_FLOOR))
+        return _variance_bijector().inverse(tf.maximum(covariances, 10.0 * _VARIANCE_FLOOR))
 
     def draws_to_component_precisions(self, lam, n_components):
         return lam

@@ -16,6 +16,7 @@ families give in closed form. No Monte-Carlo sampling is needed for any prior of
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import NamedTuple
 
@@ -26,9 +27,8 @@ from ._functions import _traced
 from ._patterns import missing_rows
 from ._records import Config, FitResult, Frame, Posterior, Prior, float64
 from ._stopping import ChangeBelow
-from ._tf import tf, tfp
+from ._tf import tf, tfb
 
-tfb = tfp.bijectors
 DTYPE = _model.DTYPE
 
 
@@ -47,7 +47,9 @@ class Theta(NamedTuple):
     covariance: tf.Tensor
 
 
-_POSITIVE = tfb.Softplus(low=tf.constant(1e-6, DTYPE))
+@functools.cache
+def _positive():
+    return tfb.Softplus(low=tf.constant(1e-6, DTYPE))
 
 
 def _dof_bijector(fam, n_features, independent):
@@ -64,8 +66,8 @@ def constrain(theta, fam, n_features, independent):
     # a shared precision has one degree of freedom, repeated per component as in the attributes
     dof = dof * tf.ones_like(theta.mean_precision)
     return Posterior(
-        _POSITIVE.forward(theta.weight_concentration),
-        _POSITIVE.forward(theta.mean_precision),
+        _positive().forward(theta.weight_concentration),
+        _positive().forward(theta.mean_precision),
         theta.means,
         dof,
         covariances,
@@ -82,8 +84,8 @@ def unconstrain(post, fam, n_features, independent):
     low = dof_bij.bijectors[0].shift
     dof = tf.maximum(dof, low + 1e-3)  # a start inside the allowed range
     return Theta(
-        _POSITIVE.inverse(post.weight_concentration),
-        _POSITIVE.inverse(post.mean_precision),
+        _positive().inverse(post.weight_concentration),
+        _positive().inverse(post.mean_precision),
         post.means,
         dof_bij.inverse(dof),
         fam.unconstrain_covariance(post.covariances),
