@@ -128,3 +128,28 @@ def test_gradient_fit_cannot_be_continued_by_the_other_engine():
             VariationalGMM(inference="gradient", random_state=0, max_iter=20), X, [2, 3]
         )
     assert sel.n_components in (2, 3) and np.all(np.isfinite(sel.log_evidence))
+
+
+def test_bijectors_made_first_inside_a_trace_serve_every_later_function():
+    # the engine's bijectors are made on first use (TFP is imported lazily): made inside a
+    # traced function, they must still hold eager constants that other functions can use
+    import tensorflow as tf
+
+    from skbgmm._svi import _families, _gradient
+
+    for made in (_families._variance_bijector, _families._tril_bijector, _gradient._positive):
+        made.cache_clear()
+
+    @tf.function(autograph=False)
+    def first(x):
+        return _gradient._positive().forward(x) + _families._variance_bijector().forward(x)
+
+    first(tf.constant([0.5], tf.float64))
+    assert not tf.is_symbolic_tensor(_gradient._positive().low)
+    assert not tf.is_symbolic_tensor(_families._variance_bijector().low)
+    X = np.random.RandomState(0).randn(200, 2)
+    for cov in ("diag", "full"):
+        gmm = VariationalGMM(
+            n_components=2, covariance_type=cov, inference="gradient", max_iter=3, random_state=0
+        )
+        assert np.isfinite(gmm.fit(X).score(X))

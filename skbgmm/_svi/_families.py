@@ -124,16 +124,20 @@ def gamma_kl(shape, rate, shape0, rate0):
 # variances of the gradient engine (frame units): a floor far below any variance a data column
 # can have in the frame (a constant column's prior variance is reg_covar, 1e-6)
 _VARIANCE_FLOOR = 1e-10
+# (made on first use, so that TFP is imported only when needed; outside any graph being traced,
+# so that the cached bijector holds eager constants whichever function first asks)
 @functools.cache
 def _variance_bijector():
-    return tfb.Softplus(low=tf.constant(_VARIANCE_FLOOR, DTYPE))
+    with tf.init_scope():
+        return tfb.Softplus(low=tf.constant(_VARIANCE_FLOOR, DTYPE))
 
 
 @functools.cache
 def _tril_bijector():
-    return tfb.FillScaleTriL(
-        diag_bijector=tfb.Softplus(low=tf.constant(1e-6, DTYPE)), diag_shift=None
-    )
+    with tf.init_scope():
+        return tfb.FillScaleTriL(
+            diag_bijector=tfb.Softplus(low=tf.constant(1e-6, DTYPE)), diag_shift=None
+        )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -49,7 +49,8 @@ class Theta(NamedTuple):
 
 @functools.cache
 def _positive():
-    return tfb.Softplus(low=tf.constant(1e-6, DTYPE))
+    with tf.init_scope():  # (eager constants, whichever traced function first asks)
+        return tfb.Softplus(low=tf.constant(1e-6, DTYPE))
 
 
 def _dof_bijector(fam, n_features, independent):
