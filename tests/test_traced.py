@@ -222,12 +222,9 @@ def test_a_reused_argument_is_converted_once_only_when_it_cannot_change(monkeypa
     rng = np.random.RandomState(0)
     n, d, k = 40, 2, 3
     X, w = rng.randn(n, d), np.ones(n)
-    stats = Stats(
-        *(
-            np.asarray(s)
-            for s in fns.batch_stats(X, w, rng.dirichlet(np.ones(k), n), Frame(np.zeros(d), np.ones(d)))
-        )
-    )
+    resp = rng.dirichlet(np.ones(k), n)
+    frame = frozen(Frame(np.zeros(d), np.ones(d)))
+    stats = Stats(*(np.asarray(s) for s in fns.batch_stats(X, w, resp, frame)))
     converted = []
     to_tensor = functions_module._to_tensor
 
@@ -240,7 +237,6 @@ def test_a_reused_argument_is_converted_once_only_when_it_cannot_change(monkeypa
     def fresh(prior):  # (a call of the tf.function itself, nothing kept)
         return to_numpy(fns.posterior.function(Frame(np.zeros(d), np.ones(d)), prior, 1e-6, stats))
 
-    frame = frozen(Frame(np.zeros(d), np.ones(d)))
     prior = frozen(Prior(0.1, 1.0, np.zeros(d), float(d), np.eye(d)))
     fns.posterior(frame, prior, 1e-6, stats)
     converted.clear()

@@ -22,12 +22,10 @@ counts, its KL and its distribution.
 
 from __future__ import annotations
 
-import functools
 import math
 
 from . import _family_shapes as shapes
-from ._tf import tf, tfb, tfd
-
+from ._tf import made_once, tf, tfb, tfd
 
 DTYPE = tf.float64
 _LOG_2 = math.log(2.0)
@@ -63,8 +61,8 @@ def wishart_log_normaliser(dof, log_det_scale, n_features):
 def _point_major(per_component):
     """(K, n) values of each component at each point as the (n, K) array the model uses.
 
-    The families compute per-point work component-major (features reduced along rows of n
-    contiguous values) and hand back one (n, K) array.
+    'tied', 'diag' and 'spherical' compute their distances component-major (features reduced
+    along rows of n contiguous values) and hand back one (n, K) array.
     """
     return tf.transpose(per_component)
 
@@ -124,20 +122,13 @@ def gamma_kl(shape, rate, shape0, rate0):
 # variances of the gradient engine (frame units): a floor far below any variance a data column
 # can have in the frame (a constant column's prior variance is reg_covar, 1e-6)
 _VARIANCE_FLOOR = 1e-10
-# (made on first use, so that TFP is imported only when needed; outside any graph being traced,
-# so that the cached bijector holds eager constants whichever function first asks)
-@functools.cache
-def _variance_bijector():
-    with tf.init_scope():
-        return tfb.Softplus(low=tf.constant(_VARIANCE_FLOOR, DTYPE))
-
-
-@functools.cache
-def _tril_bijector():
-    with tf.init_scope():
-        return tfb.FillScaleTriL(
-            diag_bijector=tfb.Softplus(low=tf.constant(1e-6, DTYPE)), diag_shift=None
-        )
+# (made on first use, so that TFP is imported only when needed)
+_variance_bijector = made_once(lambda: tfb.Softplus(low=tf.constant(_VARIANCE_FLOOR, DTYPE)))
+_tril_bijector = made_once(
+    lambda: tfb.FillScaleTriL(
+        diag_bijector=tfb.Softplus(low=tf.constant(1e-6, DTYPE)), diag_shift=None
+    )
+)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -185,7 +185,9 @@ def _to_tensor(value, spec):
 def _unchangeable(value) -> bool:
     """Whether ``value`` cannot change between calls: a scalar, or a frozen array."""
     kind = type(value)
-    return kind is float or isinstance(value, np.generic) or (kind is np.ndarray and is_frozen(value))
+    if kind is float or isinstance(value, np.generic):
+        return True
+    return kind is np.ndarray and is_frozen(value)
 
 
 def _traced(fn, input_signature):

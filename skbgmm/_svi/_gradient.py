@@ -16,7 +16,6 @@ families give in closed form. No Monte-Carlo sampling is needed for any prior of
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import NamedTuple
 
@@ -27,7 +26,7 @@ from ._functions import _traced
 from ._patterns import missing_rows
 from ._records import Config, FitResult, Frame, Posterior, Prior, float64
 from ._stopping import ChangeBelow
-from ._tf import tf, tfb
+from ._tf import made_once, tf, tfb
 
 DTYPE = _model.DTYPE
 
@@ -47,10 +46,7 @@ class Theta(NamedTuple):
     covariance: tf.Tensor
 
 
-@functools.cache
-def _positive():
-    with tf.init_scope():  # (eager constants, whichever traced function first asks)
-        return tfb.Softplus(low=tf.constant(1e-6, DTYPE))
+_positive = made_once(lambda: tfb.Softplus(low=tf.constant(1e-6, DTYPE)))
 
 
 def _dof_bijector(fam, n_features, independent):

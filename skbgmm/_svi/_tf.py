@@ -18,6 +18,7 @@ configuration is touched.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
@@ -92,6 +93,21 @@ def _tensorflow_probability():
     import tensorflow_probability
 
     return tensorflow_probability
+
+
+def made_once(make):
+    """A function that returns ``make()``, made on its first call and kept.
+
+    Made outside any graph being traced (``tf.init_scope``), so that what it holds (a TFP
+    bijector's constants) is eager whichever traced function first asks for it.
+    """
+
+    @functools.cache
+    def made():
+        with tf.init_scope():
+            return make()
+
+    return made
 
 
 tf = _quiet_import()
