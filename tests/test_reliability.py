@@ -79,24 +79,32 @@ def test_a_large_fit_ends_on_one_exact_pass_that_is_also_its_move_round(
     assert abs(gmm.lower_bounds_[-1] - gmm.lower_bounds_[-2]) < 1e-5
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "tied"])
 def test_a_large_fit_settling_at_an_overrelaxed_point_is_confirmed_by_its_exact_pass(
-    large, covariance_type, monkeypatch
+    large, monkeypatch
 ):
     # a change below tol at an over-relaxed point proves nothing: a plain step must confirm
     # it. On large data the exact float64 pass is that plain step (it was a float32 pass and
-    # then the exact pass): one pass fewer, the same fixed point
+    # then the exact pass): one pass fewer, the same fixed point. Whether a fit settles at an
+    # over-relaxed point depends on float32 rounding (the machine's kernels), so the property
+    # is checked over every family and several seeds: never more passes, the same fixed
+    # point, and some fits save their pass
     from skbgmm._svi import _trainer
 
     X, _ = large
-    kw = dict(n_components=5, covariance_type=covariance_type, random_state=0)
-    confirmed = VariationalGMM(**kw).fit(X)
-    monkeypatch.setattr(_trainer, "CROSS_PRECISION_TOL", np.inf)  # (never across precisions)
-    plain = VariationalGMM(**kw).fit(X)
-    assert confirmed.converged_ and plain.converged_
-    assert confirmed.n_iter_ == plain.n_iter_ - 1
-    assert abs(confirmed.lower_bound_ - plain.lower_bound_) < 1e-9
-    np.testing.assert_allclose(confirmed.means_, plain.means_, atol=1e-6)
+    saved = 0
+    for covariance_type in COV_TYPES:
+        for seed in range(3):
+            kw = dict(n_components=5, covariance_type=covariance_type, random_state=seed)
+            monkeypatch.setattr(_trainer, "CROSS_PRECISION_TOL", 1e-6)
+            confirmed = VariationalGMM(**kw).fit(X)
+            monkeypatch.setattr(_trainer, "CROSS_PRECISION_TOL", np.inf)  # (never across)
+            plain = VariationalGMM(**kw).fit(X)
+            assert confirmed.converged_ and plain.converged_
+            assert plain.n_iter_ - confirmed.n_iter_ in (0, 1), kw
+            saved += plain.n_iter_ - confirmed.n_iter_
+            assert abs(confirmed.lower_bound_ - plain.lower_bound_) < 1e-9
+            np.testing.assert_allclose(confirmed.means_, plain.means_, atol=1e-6)
+    assert saved >= 3  # (7 of the 12 fits on the machine this was written on)
 
 
 def test_an_exact_pass_that_does_not_confirm_the_fixed_point_resumes_the_float32_passes(
@@ -105,10 +113,16 @@ def test_an_exact_pass_that_does_not_confirm_the_fixed_point_resumes_the_float32
     from skbgmm._svi import _stopping, _trainer
 
     X, _ = large
-    kw = dict(n_components=5, random_state=0, verbose=1, verbose_interval=1)
-    monkeypatch.setattr(_trainer, "CROSS_PRECISION_TOL", np.inf)
-    plain = VariationalGMM(**kw).fit(X)
-    monkeypatch.undo()
+    # a fit that settles at an over-relaxed point (which depends on float32 rounding)
+    for seed in range(6):
+        kw = dict(n_components=5, random_state=seed, verbose=1, verbose_interval=1)
+        confirmed = VariationalGMM(**kw).fit(X)
+        monkeypatch.setattr(_trainer, "CROSS_PRECISION_TOL", np.inf)
+        plain = VariationalGMM(**kw).fit(X)
+        monkeypatch.undo()
+        if confirmed.n_iter_ < plain.n_iter_:
+            break
+    assert confirmed.n_iter_ < plain.n_iter_
     capsys.readouterr()
     passes = []
     full_pass = _trainer._full_pass
