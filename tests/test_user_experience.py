@@ -52,18 +52,21 @@ def test_a_fit_in_a_fresh_process_writes_nothing_on_stderr():
 
 
 def test_a_fit_and_its_predictions_do_not_import_tensorflow_probability():
-    # TFP costs 0.7 s to import: only the posterior as distributions, sampling, densities and
-    # the gradient engine need it, and they import it when first used (quietly, with the rest)
+    # TFP costs 0.7 s to import: only the posterior as distributions, sampling and the
+    # gradient engine need it, and they import it when first used (quietly, with the rest);
+    # predictive densities, of complete rows and of partially observed ones, are our own maths
     code = """
 import sys
 import numpy as np
 from skbgmm import VariationalGMM
 X = np.random.RandomState(0).randn(300, 2)
+X_missing = X.copy(); X_missing[::3, 0] = np.nan
 for cov in ['full', 'tied', 'diag', 'spherical']:
     m = VariationalGMM(n_components=3, covariance_type=cov, random_state=0).fit(X)
     m.predict(X); m.predict_proba(X); m.partial_fit(X)
+    m.score_samples(X); m.score(X); m.score_samples(X_missing)
 print('tfp' if 'tensorflow_probability' in sys.modules else 'no tfp')
-m.score_samples(X); m.posterior_distributions()
+m.posterior_distributions()
 print('tfp' if 'tensorflow_probability' in sys.modules else 'no tfp')
 """
     out = _fresh(code)

@@ -190,25 +190,24 @@ class _Wishart:
         return tf.reduce_all(finite) & tf.reduce_all(conditioned) & tf.reduce_all(eig > 0.0)
 
     def _t_from_cholesky(self, post, variance_factor, cov_chol):
-        d = _d(tf.shape(post.means)[-1])
-        dof = post.degrees_of_freedom
-        t_dof = dof - d + 1.0
-        factor = tf.sqrt(variance_factor * dof / t_dof)[:, None, None]
+        t_dof, factor = self.predictive_factor(post, variance_factor)
         return tfd.MultivariateStudentTLinearOperator(
             df=t_dof,
             loc=post.means,
-            scale=tf.linalg.LinearOperatorLowerTriangular(factor * cov_chol),
+            scale=tf.linalg.LinearOperatorLowerTriangular(
+                tf.sqrt(factor)[:, None, None] * cov_chol
+            ),
         )
 
     #: the blocks of a partially observed row are those of a dense covariance matrix
     dense_blocks = True
 
-    def predictive_t(self, post, variance_factor):
-        """``(df (K,), scale matrices (K, D, D))`` of the Student-t laws of :meth:`student_t`."""
+    def predictive_factor(self, post, variance_factor):
+        """``(df (K,), c (K,))`` of the Student-t laws of :meth:`student_t`: component k's law
+        has ``df_k`` degrees of freedom and scale matrix ``c_k`` times its covariance."""
         d = _d(tf.shape(post.means)[-1])
         t_dof = post.degrees_of_freedom - d + 1.0
-        factor = variance_factor * post.degrees_of_freedom / t_dof
-        return t_dof, factor[:, None, None] * self.block_covariances(post.covariances, post.means)
+        return t_dof, variance_factor * post.degrees_of_freedom / t_dof
 
     def variance_marginals(self, post):
         """Inverse-Gamma shape ``(nu - D + 1)/2`` and rate ``nu cov_dd / 2`` of each variance."""
@@ -518,9 +517,10 @@ class Diag(_Gamma, shapes.DiagShapes):
         """Each component's variances as a (K, D) array (for partially observed rows)."""
         return covariances
 
-    def predictive_t(self, post, variance_factor):
-        """``(df (K,), squared scales (K, D))`` of the univariate laws of :meth:`student_t`."""
-        return post.degrees_of_freedom, post.covariances * variance_factor[:, None]
+    def predictive_factor(self, post, variance_factor):
+        """``(df (K,), c (K,))``: each coordinate's univariate law, squared scale ``c_k`` times
+        its variance (:meth:`student_t`)."""
+        return post.degrees_of_freedom, variance_factor
 
     def completed_second_moments(self, completed, weighted_resp, conditional, pattern_resp):
         """``sum_n r_nk (xhat_d^2 + c_d)``: ``conditional`` (P, K, D) holds the variances of the
@@ -555,10 +555,11 @@ class Diag(_Gamma, shapes.DiagShapes):
         return covariances * tf.square(scale)[None], precisions_cholesky / scale[None]
 
     def student_t(self, post, variance_factor):
-        scale = tf.sqrt(post.covariances * variance_factor[:, None])
+        df, factor = self.predictive_factor(post, variance_factor)
+        scale = tf.sqrt(post.covariances * factor[:, None])
         return tfd.Independent(
             tfd.StudentT(
-                df=post.degrees_of_freedom[:, None] * tf.ones_like(scale),
+                df=df[:, None] * tf.ones_like(scale),
                 loc=post.means,
                 scale=scale,
             ),
@@ -608,11 +609,9 @@ class Spherical(_Gamma, shapes.SphericalShapes):
     def block_covariances(self, covariances, means):
         return covariances[:, None] * tf.ones_like(means)
 
-    def predictive_t(self, post, variance_factor):
-        """``(df (K,), squared scales (K, D))``: the scale matrix is diagonal."""
-        d = _d(tf.shape(post.means)[-1])
-        variances = (post.covariances * variance_factor)[:, None] * tf.ones_like(post.means)
-        return d * post.degrees_of_freedom, variances
+    def predictive_factor(self, post, variance_factor):
+        """``(df (K,), c (K,))``: one multivariate law, scale matrix ``c_k sigma_k^2 I``."""
+        return _d(tf.shape(post.means)[-1]) * post.degrees_of_freedom, variance_factor
 
     def completed_second_moments(self, completed, weighted_resp, conditional, pattern_resp):
         squares = tf.einsum("nk,nkd->k", weighted_resp, tf.square(completed))
@@ -650,9 +649,10 @@ class Spherical(_Gamma, shapes.SphericalShapes):
 
     def student_t(self, post, variance_factor):
         n_feat = tf.shape(post.means)[-1]
-        scale = tf.sqrt(post.covariances * variance_factor)
+        df, factor = self.predictive_factor(post, variance_factor)
+        scale = tf.sqrt(post.covariances * factor)
         return tfd.MultivariateStudentTLinearOperator(
-            df=_d(n_feat) * post.degrees_of_freedom,
+            df=df,
             loc=post.means,
             scale=tf.linalg.LinearOperatorScaledIdentity(num_rows=n_feat, multiplier=scale),
         )

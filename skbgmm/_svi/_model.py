@@ -22,7 +22,13 @@ from __future__ import annotations
 import math
 
 from ._families import DTYPE, family, weight_prior
-from ._observed import observed_block, observed_t, t_conditional
+from ._observed import (
+    coordinate_t_log_prob,
+    observed_block,
+    observed_t,
+    t_conditional,
+    t_log_prob,
+)
 from ._records import Posterior, Prior
 from ._tf import tf, tfp
 
@@ -251,10 +257,35 @@ def predictive_components(post, fam):
     return fam.student_t(post, (1.0 + beta) / beta)
 
 
+def predictive_t(post, fam):
+    """``(df (K,), scales)`` of each component's predictive law (:func:`predictive_components`):
+    scale matrices (K, D, D) for a dense block, squared scales (K, D) for a diagonal one."""
+    beta = post.mean_precision
+    df, factor = fam.predictive_factor(post, (1.0 + beta) / beta)
+    blocks = fam.block_covariances(post.covariances, post.means)
+    return df, tf.reshape(factor, [-1] + [1] * (blocks.shape.rank - 1)) * blocks
+
+
+def predictive_log_prob(X, post, fam):
+    """log of each component's predictive density (:func:`predictive_components`) at the rows
+    of X, shape (n, K), without building the distributions: a multivariate law's squared
+    distance is the family's Mahalanobis distance (the E-step's) over its scale factor."""
+    if fam.independent_predictive:
+        df, variances = predictive_t(post, fam)
+        return tf.reduce_sum(coordinate_t_log_prob(X, df, post.means, variances), axis=-1)
+    beta = post.mean_precision
+    df, factor = fam.predictive_factor(post, (1.0 + beta) / beta)
+    n_features = tf.shape(post.means)[-1]
+    d = _n_features(post.means)
+    maha = fam.mahalanobis(X, post.means, post.precisions_cholesky) / factor[None]
+    log_det = d * tf.math.log(factor) - fam.log_det_cholesky(post.precisions_cholesky, n_features)
+    return t_log_prob(maha, log_det[None], df[None], d)
+
+
 def predictive_log_density(X, post, log_weights, fam):
     """log p(x_n | data) under the posterior predictive mixture, shape (n,)."""
-    comp = predictive_components(post, fam)
-    return tf.reduce_logsumexp(comp.log_prob(X[:, None, :]) + log_weights[None], axis=1)
+    log_prob = predictive_log_prob(X, post, fam)
+    return tf.reduce_logsumexp(log_prob + log_weights[None], axis=1)
 
 
 def predictive_observed(Z, patterns, index, post, fam):
@@ -263,8 +294,7 @@ def predictive_observed(Z, patterns, index, post, fam):
     Returns ``(log density (n, K), block, df (K,))``: the marginal of a Student-t keeps its degrees
     of freedom with the sub-block of the scale (see :mod:`._observed`).
     """
-    beta = post.mean_precision
-    df, scales = fam.predictive_t(post, (1.0 + beta) / beta)
+    df, scales = predictive_t(post, fam)
     log_prob, block = observed_t(
         Z, patterns, index, df, post.means, scales, fam.dense_blocks, not fam.independent_predictive
     )

@@ -88,6 +88,26 @@ def observed_block(x, patterns, index, means, matrices, dense) -> Block:
     )
 
 
+def t_log_prob(maha, log_det, df, dim):
+    """log density of a ``dim``-variate Student-t with ``df`` degrees of freedom at squared
+    distance ``maha`` from its location, ``log_det`` the log-determinant of its scale matrix
+    (a squared scale for ``dim`` 1); the arguments broadcast."""
+    return (
+        tf.math.lgamma(0.5 * (df + dim))
+        - tf.math.lgamma(0.5 * df)
+        - 0.5 * dim * (tf.math.log(df) + _LOG_PI)
+        - 0.5 * log_det
+        - 0.5 * (df + dim) * tf.math.log1p(maha / df)
+    )
+
+
+def coordinate_t_log_prob(x, df, means, variances):
+    """log densities (n, K, D) of univariate Student-t laws at each coordinate of the rows
+    ``x``: ``df`` (K,), locations ``means`` and squared scales ``variances`` (K, D)."""
+    z2 = tf.square(x[:, None, :] - means[None]) / variances[None]
+    return t_log_prob(z2, tf.math.log(variances)[None], df[None, :, None], 1.0)
+
+
 def observed_t(x, patterns, index, df, means, scales, dense, multivariate):
     """Each component's Student-t law on the rows' observed coordinates, and its blocks.
 
@@ -99,25 +119,10 @@ def observed_t(x, patterns, index, df, means, scales, dense, multivariate):
     block = observed_block(x, patterns, index, means, scales, dense)
     if multivariate:
         d_o = tf.gather(block.n_observed, index)[:, None]  # (n, 1)
-        nu = df[None]
-        log_prob = (
-            tf.math.lgamma(0.5 * (nu + d_o))
-            - tf.math.lgamma(0.5 * nu)
-            - 0.5 * d_o * (tf.math.log(nu) + _LOG_PI)
-            - 0.5 * tf.gather(block.log_det_observed, index)
-            - 0.5 * (nu + d_o) * tf.math.log1p(block.maha / nu)
-        )
-        return log_prob, block
+        log_det = tf.gather(block.log_det_observed, index)
+        return t_log_prob(block.maha, log_det, df[None], d_o), block
     observed = tf.gather(patterns, index)[:, None, :]  # (n, 1, D)
-    nu = df[None, :, None]
-    z2 = tf.square(x[:, None, :] - means[None]) / scales[None]
-    per_coordinate = (
-        tf.math.lgamma(0.5 * (nu + 1.0))
-        - tf.math.lgamma(0.5 * nu)
-        - 0.5 * (tf.math.log(nu) + _LOG_PI)
-        - 0.5 * tf.math.log(scales)[None]
-        - 0.5 * (nu + 1.0) * tf.math.log1p(z2 / nu)
-    )
+    per_coordinate = coordinate_t_log_prob(x, df, means, scales)
     return tf.reduce_sum(tf.where(observed > 0.0, per_coordinate, 0.0), axis=-1), block
 
 
