@@ -222,3 +222,58 @@ def test_a_round_accepts_every_disjoint_merge_that_raises_the_elbo(covariance_ty
         )[0]
     )
     assert float(np.asarray(whole)[0]) - base > gains[:4].max() > 0
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_delete_terms_recompute_only_the_rows_the_candidate_holds(covariance_type, monkeypatch):
+    # A delete proposal hands the candidate's responsibilities to the other components. When
+    # the candidate holds few rows only theirs are recomputed (the others' statistics change
+    # by less than DELETE_TOL relatively, and their entropy has a closed form); the terms must
+    # equal those of recomputing every row (forced by DELETE_TOL = -1: every row is held), for
+    # complete rows in float64 and float32 and for rows with missing entries
+    from skbgmm._svi import _functions
+    from skbgmm._svi._patterns import missing_rows
+    from skbgmm._svi._records import Config, Frame, Prior, Stats
+
+    rng = np.random.RandomState(0)
+    n, d, k = 3000, 3, 5
+    labels = rng.randint(k, size=n)
+    X = rng.uniform(-40, 40, (k, d))[labels] + rng.randn(n, d)
+    w = rng.uniform(0.5, 2.0, n)
+    X_missing = X.copy()
+    X_missing[::4, 1] = np.nan
+    rows = missing_rows(X_missing)
+    frame = Frame(np.zeros(d), np.ones(d))
+    cov = {"full": np.eye(d), "tied": np.eye(d), "diag": np.ones(d), "spherical": np.float64(1)}
+    prior = Prior(
+        np.float64(0.1), np.float64(1.0), np.zeros(d), np.float64(d), cov[covariance_type]
+    )
+    config = Config(covariance_type, "dirichlet_process")
+
+    def terms(tol, delete):
+        monkeypatch.setattr(_functions, "DELETE_TOL", tol)
+        fns = _functions.Functions(config)  # (traced afresh: the tolerance is read when traced)
+        stats = Stats(*(np.asarray(s) for s in fns.batch_stats(X, w, np.eye(k)[labels], frame)))
+        common = (frame, prior, 1e-6, stats, stats, np.bool_(False), np.zeros((0, 2), np.int32))
+        out = [
+            fns.step(X, w, *common, np.int32(delete)),
+            fns.step32(X.astype(np.float32), w, *common, np.int32(delete)),
+            fns.step_missing(
+                X_missing[rows.incomplete],
+                rows.patterns,
+                rows.index,
+                w[rows.incomplete],
+                *common,
+                np.int32(delete),
+            ),
+        ]
+        return [[np.asarray(t) for t in (*o[3][2], o[3][3])] for o in out]
+
+    for delete in (0, k - 1):
+        few, every = terms(1e-14, delete), terms(-1.0, delete)
+        for path, (a, b) in enumerate(zip(few, every)):
+            rtol = 1e-5 if path == 1 else 1e-11
+            for x, y in zip(a, b):
+                np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol * np.abs(y).max())
+            # the deleted component is empty
+            assert np.all(a[0][delete] == 0) and np.all(a[1][delete] == 0)

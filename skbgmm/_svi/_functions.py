@@ -121,6 +121,10 @@ def _call_options():
 
 _WITHOUT_GRAPPLER = {}
 
+#: a delete proposal recomputes the responsibilities of the rows whose responsibility for the
+#: deleted component exceeds this; the others' statistics would change by less, relatively
+DELETE_TOL = 1e-14
+
 
 def _without_grappler(serialized):
     """The call's configuration with grappler's graph optimisation off (cached per input).
@@ -313,8 +317,15 @@ class Functions:
         log_resp, log_norm = _model.log_resp(Z, post_z, self.fam, self.wp)
         w_dt = tf.cast(w, dt)
 
-        def stats_of(weighted_resp):
-            return _model.sufficient_stats(Z, weighted_resp, w_dt, self.fam)
+        def stats_of(weighted_resp, rows=None):
+            if rows is None:
+                return _model.sufficient_stats(Z, weighted_resp, w_dt, self.fam)
+            # a change of the responsibilities of some rows: 'tied''s shared second moments
+            # (all rows, whichever component) do not depend on them, hence no row weights
+            rows_z = tf.gather(Z, rows)
+            return _model.sufficient_stats(
+                rows_z, weighted_resp, tf.zeros_like(rows_z[:, 0]), self.fam
+            )
 
         out = self._terms(
             w, frame, prior_z, post_z, log_resp, log_norm, stats_of, None, pairs, delete
@@ -345,8 +356,13 @@ class Functions:
         log_norm = log_norm + tf.linalg.matvec(1.0 - observed, log_scale)
         n_patterns = tf.shape(patterns)[0]
 
-        def stats_of(weighted_resp):
-            return _model.completed_stats(block, weighted_resp, index, n_patterns, self.fam)
+        def stats_of(weighted_resp, rows=None):
+            if rows is None:
+                return _model.completed_stats(block, weighted_resp, index, n_patterns, self.fam)
+            part = block._replace(completed=tf.gather(block.completed, rows))
+            return _model.completed_stats(
+                part, weighted_resp, tf.gather(index, rows), n_patterns, self.fam
+            )
 
         out = self._terms(
             w,
@@ -380,11 +396,12 @@ class Functions:
         )
         kl = _model.global_kl(post_z, prior_z, self.fam, self.wp, tf.shape(post_z.means)[1])
 
-        def entropy_of(r):
+        def entropy_of(r, completion_entropy):
             h = -tf.math.xlogy(r, r)
-            return h if row_entropy is None else h + r * row_entropy
+            return h if completion_entropy is None else h + r * completion_entropy
 
-        entropy = tf.cast(tf.linalg.matvec(entropy_of(resp), w_dt, transpose_a=True), DTYPE)
+        h_rows = entropy_of(resp, row_entropy)  # (n, K)
+        entropy = tf.cast(tf.linalg.matvec(h_rows, w_dt, transpose_a=True), DTYPE)
         # r_ni + r_nj for every pair as one product with a 0/1 matrix (exactly the sums: the
         # products are by one and zero), much faster than two column gathers
         n_comp = tf.shape(resp)[1]
@@ -397,14 +414,51 @@ class Functions:
         pair_entropy = tf.cast(tf.linalg.matvec(pair_h, w_dt, transpose_a=True), DTYPE)
 
         def without_deleted():
-            n_comp = tf.shape(log_resp)[1]
+            # Deleting component d hands each row's r_nd to the others in proportion, r'_nj =
+            # r_nj / (1 - r_nd). When the component holds few rows (r_nd > DELETE_TOL; the
+            # candidate is the smallest component: under 5% of the rows on real data sets), only
+            # theirs are recomputed: the statistics change by theirs, the others' change
+            # (relatively below DELETE_TOL) is left out, and the others' entropy has a closed
+            # form, (h_n - h_nd) / (1 - r_nd) + log(1 - r_nd) for the row's entropy h_n and its
+            # component-d term h_nd. Otherwise every row is recomputed.
             gone = tf.one_hot(delete, n_comp, on_value=True, off_value=False)
-            masked = tf.where(gone[None], tf.constant(-float("inf"), dt), log_resp)
-            log_r = masked - tf.reduce_logsumexp(masked, axis=1, keepdims=True)
-            r = tf.exp(log_r)
-            del_stats = stats_of(r * w_dt[:, None])
-            del_entropy = tf.reduce_sum(w_dt[:, None] * entropy_of(r))
-            return tuple(tf.cast(s, DTYPE) for s in del_stats) + (tf.cast(del_entropy, DTYPE),)
+
+            def handed_over(log_r):
+                masked = tf.where(gone[None], tf.constant(-float("inf"), dt), log_r)
+                return tf.exp(masked - tf.reduce_logsumexp(masked, axis=1, keepdims=True))
+
+            r_d = tf.gather(resp, delete, axis=1)
+            held = r_d > tf.constant(DELETE_TOL, dt)
+
+            def every_row():
+                r = handed_over(log_resp)
+                del_stats = tuple(tf.cast(s, DTYPE) for s in stats_of(r * w_dt[:, None]))
+                del_entropy = tf.reduce_sum(w_dt[:, None] * entropy_of(r, row_entropy))
+                return del_stats + (tf.cast(del_entropy, DTYPE),)
+
+            def held_rows():
+                rows = tf.where(held)[:, 0]
+                r = handed_over(tf.gather(log_resp, rows))
+                w_rows = tf.gather(w_dt, rows)
+                change = stats_of((r - tf.gather(resp, rows)) * w_rows[:, None], rows)
+                keep = 1.0 - tf.one_hot(delete, n_comp, dtype=DTYPE)
+                per_component = (True, True, not self.fam.shared)  # ('tied': s2 of all rows)
+                del_stats = tuple(
+                    s * tf.reshape(keep, [-1] + [1] * (s.shape.rank - 1)) if per else s
+                    for s, per in zip(
+                        (s + tf.cast(c, DTYPE) for s, c in zip(new_stats, change)), per_component
+                    )
+                )
+                completion = None if row_entropy is None else tf.gather(row_entropy, rows)
+                held_h = tf.reduce_sum(w_rows[:, None] * entropy_of(r, completion))
+                rest = 1.0 - tf.where(held, tf.zeros_like(r_d), r_d)
+                rest_h = (tf.reduce_sum(h_rows, axis=1) - tf.gather(h_rows, delete, axis=1)) / rest
+                rest_h = tf.where(held, tf.zeros_like(r_d), rest_h + tf.math.log(rest))
+                del_entropy = tf.cast(held_h, DTYPE) + tf.cast(tf.reduce_sum(w_dt * rest_h), DTYPE)
+                return del_stats + (del_entropy,)
+
+            few = 2 * tf.reduce_sum(tf.cast(held, tf.int32)) <= tf.shape(held)[0]
+            return tf.cond(few, held_rows, every_row)
 
         def nothing_deleted():
             return tuple(tf.zeros_like(s) for s in new_stats) + (tf.zeros([], DTYPE),)
