@@ -124,6 +124,10 @@ _WITHOUT_GRAPPLER = {}
 #: a delete proposal recomputes the responsibilities of the rows whose responsibility for the
 #: deleted component exceeds this; the others' statistics would change by less, relatively
 DELETE_TOL = 1e-14
+#: ... when there are this many rows at least: on fewer, recomputing every row costs no more
+#: than picking some (iris, 120 rows: fits 1.04x the old time picking, 1.00x recomputing all,
+#: both against the old code in one process)
+DELETE_MIN_ROWS = 256
 
 
 def _without_grappler(serialized):
@@ -420,7 +424,7 @@ class Functions:
             # theirs are recomputed: the statistics change by theirs, the others' change
             # (relatively below DELETE_TOL) is left out, and the others' entropy has a closed
             # form, (h_n - h_nd) / (1 - r_nd) + log(1 - r_nd) for the row's entropy h_n and its
-            # component-d term h_nd. Otherwise every row is recomputed.
+            # component-d term h_nd. Otherwise (or on few rows) every row is recomputed.
             gone = tf.one_hot(delete, n_comp, on_value=True, off_value=False)
 
             def handed_over(log_r):
@@ -457,7 +461,10 @@ class Functions:
                 del_entropy = tf.cast(held_h, DTYPE) + tf.cast(tf.reduce_sum(w_dt * rest_h), DTYPE)
                 return del_stats + (del_entropy,)
 
-            few = 2 * tf.reduce_sum(tf.cast(held, tf.int32)) <= tf.shape(held)[0]
+            n_rows = tf.shape(held)[0]
+            few = (2 * tf.reduce_sum(tf.cast(held, tf.int32)) <= n_rows) & (
+                n_rows >= DELETE_MIN_ROWS
+            )
             return tf.cond(few, held_rows, every_row)
 
         def nothing_deleted():
