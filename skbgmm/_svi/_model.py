@@ -253,15 +253,18 @@ def predictive_components(post, fam):
     for Normal-Gamma per feature ('diag') ``t_nu(m_d, sigma_d^2 (1 + beta) / beta)`` and for a
     shared Gamma ('spherical') the multivariate ``t_{D nu}(m, sigma^2 (1 + beta) / beta I)``.
     """
-    beta = post.mean_precision
-    return fam.student_t(post, (1.0 + beta) / beta)
+    return fam.student_t(post, _predictive_variance_factor(post))
+
+
+def _predictive_variance_factor(post):
+    """``(1 + beta) / beta``: the predictive law's scale over the posterior's (per component)."""
+    return (1.0 + post.mean_precision) / post.mean_precision
 
 
 def predictive_t(post, fam):
     """``(df (K,), scales)`` of each component's predictive law (:func:`predictive_components`):
     scale matrices (K, D, D) for a dense block, squared scales (K, D) for a diagonal one."""
-    beta = post.mean_precision
-    df, factor = fam.predictive_factor(post, (1.0 + beta) / beta)
+    df, factor = fam.predictive_factor(post, _predictive_variance_factor(post))
     blocks = fam.block_covariances(post.covariances, post.means)
     return df, tf.reshape(factor, [-1] + [1] * (blocks.shape.rank - 1)) * blocks
 
@@ -273,8 +276,7 @@ def predictive_log_prob(X, post, fam):
     if fam.independent_predictive:
         df, variances = predictive_t(post, fam)
         return tf.reduce_sum(coordinate_t_log_prob(X, df, post.means, variances), axis=-1)
-    beta = post.mean_precision
-    df, factor = fam.predictive_factor(post, (1.0 + beta) / beta)
+    df, factor = fam.predictive_factor(post, _predictive_variance_factor(post))
     n_features = tf.shape(post.means)[-1]
     d = _n_features(post.means)
     maha = fam.mahalanobis(X, post.means, post.precisions_cholesky) / factor[None]
