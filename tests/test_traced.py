@@ -256,3 +256,31 @@ def test_a_reused_argument_is_converted_once_only_when_it_cannot_change(monkeypa
     args = (X, w, frame, prior, 1e-6, stats, stats, np.bool_(False), np.zeros((0, 2), np.int32))
     fns.step(*args, np.int32(-1))
     assert sum(v is stats.s2 for v in converted) == 1
+
+
+def _node_scopes(concrete):
+    """The nodes of a concrete function's graph, then of each function it calls (cond
+    branches), one list per graph (node names are unique within a graph only)."""
+    graph_def = concrete.graph.as_graph_def()
+    yield list(graph_def.node)
+    for function in graph_def.library.function:
+        yield list(function.node_def)
+
+
+@pytest.mark.parametrize("cov_type", ["full", "tied", "diag", "spherical"])
+def test_traced_functions_build_no_slice_that_only_adds_an_axis_or_reads_one_dimension(cov_type):
+    # trace time and the first call grow with the nodes a graph holds: ``x[:, None]`` is four
+    # nodes where ``tf.expand_dims`` is two, and ``tf.shape(x)[i]`` five where ``dim`` is two
+    fns = functions(Config(cov_type, "dirichlet_process"))
+    names = ["step", "step_missing", "memo_elbo", "mean_distances", "posterior", "log_resp"]
+    names += ["log_density", "log_density_missing", "distances", "batch_stats"]
+    for name in names:
+        for nodes in _node_scopes(getattr(fns, name).get_concrete_function()):
+            ops = {node.name: node.op for node in nodes}
+            for node in nodes:
+                if node.op != "StridedSlice" or node.name.startswith("map/"):
+                    continue  # (tf.map_fn's own bookkeeping reads its input's length)
+                assert node.attr["new_axis_mask"].i == 0, (name, node.name)
+                one_dimension = node.attr["shrink_axis_mask"].i != 0
+                source = node.input[0].split(":")[0]
+                assert not (one_dimension and ops.get(source) == "Shape"), (name, node.name)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 
 from . import _family_shapes as shapes
-from ._tf import made_once, tf, tfb, tfd
+from ._tf import dim, made_once, tf, tfb, tfd
 
 DTYPE = tf.float64
 _LOG_2 = math.log(2.0)
@@ -39,14 +39,14 @@ def _d(n_features):
 def multi_digamma_sum(half_dof, n_features):
     """sum_{i<D} digamma(half_dof - i/2), elementwise over half_dof (K,)."""
     i = tf.range(n_features, dtype=DTYPE)
-    return tf.reduce_sum(tf.math.digamma(half_dof[:, None] - 0.5 * i[None, :]), axis=1)
+    return tf.reduce_sum(tf.math.digamma(tf.expand_dims(half_dof, 1) - 0.5 * i), axis=1)
 
 
 def log_multi_gamma(half_dof, n_features):
     i = tf.range(n_features, dtype=DTYPE)
     d = _d(n_features)
     return 0.25 * d * (d - 1.0) * _LOG_PI + tf.reduce_sum(
-        tf.math.lgamma(half_dof[:, None] - 0.5 * i[None, :]), axis=1
+        tf.math.lgamma(tf.expand_dims(half_dof, 1) - 0.5 * i), axis=1
     )
 
 
@@ -74,7 +74,8 @@ def symmetrise(a):
 def precision_cholesky_from_covariance(cov):
     """Upper-triangular U with U U^T = cov^-1 (scikit-learn's ``precisions_cholesky_``)."""
     cov_chol = tf.linalg.cholesky(cov)
-    eye = tf.eye(tf.shape(cov)[-1], batch_shape=tf.shape(cov)[:-2], dtype=DTYPE)
+    shape = tf.shape(cov)
+    eye = tf.eye(dim(cov, -1), batch_shape=shape[:-2], dtype=DTYPE)
     return tf.linalg.matrix_transpose(tf.linalg.triangular_solve(cov_chol, eye, lower=True))
 
 
@@ -87,7 +88,7 @@ def _component_means(nk, s1, beta0, beta):
     far from the data gives a proper (prior-dominated) posterior, not NaN.
     """
     safe = tf.where(nk > 0.0, nk, tf.ones_like(nk))
-    xbar = tf.where((nk > 0.0)[:, None], s1 / safe[:, None], tf.zeros_like(s1))
+    xbar = tf.where(tf.expand_dims(nk > 0.0, 1), s1 / tf.expand_dims(safe, 1), tf.zeros_like(s1))
     return xbar, beta0 * nk / beta
 
 
@@ -174,7 +175,7 @@ class _Wishart:
         return kl
 
     def prior_to_frame(self, covariance, scale):
-        return covariance / (scale[:, None] * scale[None, :])
+        return covariance / (tf.expand_dims(scale, 1) * scale)
 
     def precision_cholesky(self, covariances):
         """``precisions_cholesky_`` of positive definite covariances."""
@@ -195,7 +196,7 @@ class _Wishart:
             df=t_dof,
             loc=post.means,
             scale=tf.linalg.LinearOperatorLowerTriangular(
-                tf.sqrt(factor)[:, None, None] * cov_chol
+                tf.reshape(tf.sqrt(factor), [-1, 1, 1]) * cov_chol
             ),
         )
 
@@ -205,19 +206,18 @@ class _Wishart:
     def predictive_factor(self, post, variance_factor):
         """``(df (K,), c (K,))`` of the Student-t laws of :meth:`student_t`: component k's law
         has ``df_k`` degrees of freedom and scale matrix ``c_k`` times its covariance."""
-        d = _d(tf.shape(post.means)[-1])
+        d = _d(dim(post.means, -1))
         t_dof = post.degrees_of_freedom - d + 1.0
         return t_dof, variance_factor * post.degrees_of_freedom / t_dof
 
     def variance_marginals(self, post):
         """Inverse-Gamma shape ``(nu - D + 1)/2`` and rate ``nu cov_dd / 2`` of each variance."""
         dof = post.degrees_of_freedom
-        n_comp = tf.shape(post.means)[0]
-        n_feat = tf.shape(post.means)[1]
+        n_comp, n_feat = tf.unstack(tf.shape(post.means), num=2)
         d = _d(n_feat)
         var = tf.linalg.diag_part(post.covariances) * tf.ones([n_comp, n_feat], DTYPE)
-        shape = 0.5 * (dof - d + 1.0)[:, None] * tf.ones_like(var)
-        return shape, 0.5 * dof[:, None] * var
+        shape = 0.5 * tf.expand_dims(dof - d + 1.0, 1) * tf.ones_like(var)
+        return shape, 0.5 * tf.expand_dims(dof, 1) * var
 
     def constrain_covariance(self, theta_cov, n_features):
         """(covariances, precisions_cholesky) from the unconstrained Cholesky factor."""
@@ -242,7 +242,7 @@ class _Wishart:
     def sample_covariances(self, lam):
         """Covariance draws (inverses of the per-component precision draws)."""
         lam_chol = tf.linalg.cholesky(lam)
-        eye = tf.eye(tf.shape(lam)[-1], dtype=DTYPE)
+        eye = tf.eye(dim(lam, -1), dtype=DTYPE)
         covariances = tf.linalg.cholesky_solve(lam_chol, eye * tf.ones_like(lam))
         return covariances[:, 0] if self.shared else covariances
 
@@ -250,9 +250,9 @@ class _Wishart:
         """diag(E[Lambda_k^-1]), shape (K, D)."""
         d = _d(n_features)
         dof = post.degrees_of_freedom
-        n_comp = tf.shape(post.means)[0]
+        n_comp = dim(post.means, 0)
         var = tf.linalg.diag_part(post.covariances) * tf.ones([n_comp, n_features], DTYPE)
-        return var * (dof / (dof - d - 1.0))[:, None]
+        return var * tf.expand_dims(dof / (dof - d - 1.0), 1)
 
 
 class Full(_Wishart, shapes.FullShapes):
@@ -267,20 +267,19 @@ class Full(_Wishart, shapes.FullShapes):
         (Point-major, unlike the other families: the GEMM of the (n, D) rows by the (D, K D)
         factors is faster than its transpose, and outweighs the slower reduction.)
         """
-        n_comp = tf.shape(means)[0]
-        n_feat = tf.shape(means)[1]
+        n_comp, n_feat = tf.unstack(tf.shape(means), num=2)
         u_all = tf.reshape(tf.transpose(precisions_cholesky, [1, 0, 2]), [n_feat, -1])
         y = tf.reshape(tf.matmul(X, u_all), [-1, n_comp, n_feat])
-        y = y - tf.einsum("kd,kde->ke", means, precisions_cholesky)[None]
+        y = y - tf.einsum("kd,kde->ke", means, precisions_cholesky)
         return tf.reduce_sum(tf.square(y), axis=-1)
 
     def second_moments(self, Z, weighted_resp, weights):
         # the weighted rows component-major, (K D, n), times the (n, D) rows: the same sums in
         # the same order as the transposed product of an (n, K D) array, faster (one step on
         # 20,971 x 10, K=10, both graphs in one process: float32 0.80-0.85x, float64 0.91-0.94x)
-        n_comp = tf.shape(weighted_resp)[1]
-        n_feat = tf.shape(Z)[1]
-        rz_t = tf.transpose(weighted_resp)[:, None, :] * tf.transpose(Z)[None]
+        n_comp = dim(weighted_resp, 1)
+        n_feat = dim(Z, 1)
+        rz_t = tf.expand_dims(tf.transpose(weighted_resp), 1) * tf.transpose(Z)
         rz_t = tf.reshape(rz_t, [n_comp * n_feat, -1])
         return tf.reshape(tf.matmul(rz_t, Z), [n_comp, n_feat, n_feat])
 
@@ -288,14 +287,14 @@ class Full(_Wishart, shapes.FullShapes):
         m0, beta0 = prior.mean, prior.mean_precision
         dof = prior.degrees_of_freedom + nk
         xbar, shrink = _component_means(nk, s1, beta0, beta)
-        d = xbar - m0[None]
+        d = xbar - m0
         scatter = (
             s2
-            - nk[:, None, None] * tf.einsum("kd,ke->kde", xbar, xbar)
-            + shrink[:, None, None] * tf.einsum("kd,ke->kde", d, d)
+            - tf.reshape(nk, [-1, 1, 1]) * tf.einsum("kd,ke->kde", xbar, xbar)
+            + tf.reshape(shrink, [-1, 1, 1]) * tf.einsum("kd,ke->kde", d, d)
         )
-        inv_scale = prior.covariance[None] + scatter + nk[:, None, None] * tf.linalg.diag(reg)[None]
-        return dof, symmetrise(inv_scale / dof[:, None, None])
+        inv_scale = prior.covariance + scatter + tf.reshape(nk, [-1, 1, 1]) * tf.linalg.diag(reg)
+        return dof, symmetrise(inv_scale / tf.reshape(dof, [-1, 1, 1]))
 
     def precisions_kl_terms(self, post, prior, n_features):
         """KL(q(Lambda) || p(Lambda)) of each component, shape (K,)."""
@@ -314,7 +313,7 @@ class Full(_Wishart, shapes.FullShapes):
         ``conditional`` (P, K, D, D) the conditional covariance of each missingness pattern and
         ``pattern_resp`` (P, K) the weighted responsibilities summed over each pattern's rows.
         """
-        rc = weighted_resp[:, :, None] * completed
+        rc = tf.expand_dims(weighted_resp, 2) * completed
         outer = tf.einsum("nkd,nke->kde", rc, completed)
         return outer + tf.einsum("pk,pkde->kde", pattern_resp, conditional)
 
@@ -326,14 +325,14 @@ class Full(_Wishart, shapes.FullShapes):
             s2
             - tf.einsum("kd,ke->kde", s1, means)
             - tf.einsum("kd,ke->kde", means, s1)
-            + nk[:, None, None] * tf.einsum("kd,ke->kde", means, means)
+            + tf.reshape(nk, [-1, 1, 1]) * tf.einsum("kd,ke->kde", means, means)
         )
         return tf.reduce_sum(prec * centred, axis=[-2, -1])
 
     def covariances_from_frame(self, covariances, precisions_cholesky, scale):
         return (
-            covariances * (scale[:, None] * scale[None, :])[None],
-            precisions_cholesky / scale[None, :, None],
+            covariances * (tf.expand_dims(scale, 1) * scale),
+            precisions_cholesky / tf.expand_dims(scale, 1),
         )
 
     def student_t(self, post, variance_factor):
@@ -345,7 +344,7 @@ class Full(_Wishart, shapes.FullShapes):
         prec = tf.linalg.matmul(
             post.precisions_cholesky, post.precisions_cholesky, transpose_b=True
         )
-        scale_tril = tf.linalg.cholesky(prec) / tf.sqrt(dof)[:, None, None]
+        scale_tril = tf.linalg.cholesky(prec) / tf.reshape(tf.sqrt(dof), [-1, 1, 1])
         return tfd.WishartTriL(df=dof, scale_tril=scale_tril)
 
     def draws_to_component_precisions(self, lam, n_components):
@@ -360,21 +359,19 @@ class Tied(_Wishart, shapes.TiedShapes):
     theta_dof_rank = 0
 
     def mahalanobis(self, X, means, precisions_cholesky):
-        y_t = (
-            tf.matmul(precisions_cholesky, X, transpose_a=True, transpose_b=True)[None]
-            - tf.matmul(means, precisions_cholesky)[:, :, None]
-        )
+        projected = tf.matmul(precisions_cholesky, X, transpose_a=True, transpose_b=True)
+        y_t = projected - tf.expand_dims(tf.matmul(means, precisions_cholesky), 2)
         return _point_major(tf.reduce_sum(tf.square(y_t), axis=1))
 
     def second_moments(self, Z, weighted_resp, weights):
-        return tf.matmul(Z * weights[:, None], Z, transpose_a=True)
+        return tf.matmul(Z * tf.expand_dims(weights, 1), Z, transpose_a=True)
 
     def covariance_posterior(self, prior, reg, nk, s1, s2, beta):
         m0, beta0 = prior.mean, prior.mean_precision
         n_total = tf.reduce_sum(nk)
         dof = (prior.degrees_of_freedom + n_total) * tf.ones_like(nk)
         xbar, shrink = _component_means(nk, s1, beta0, beta)
-        d = xbar - m0[None]
+        d = xbar - m0
         scatter = (
             s2 - tf.einsum("k,kd,ke->de", nk, xbar, xbar) + tf.einsum("k,kd,ke->de", shrink, d, d)
         )
@@ -384,15 +381,18 @@ class Tied(_Wishart, shapes.TiedShapes):
     def precisions_kl_terms(self, post, prior, n_features):
         """The KL of the one shared precision, shape (1,)."""
         return self._wishart_kl(
-            post.degrees_of_freedom[:1], post.precisions_cholesky[None], prior, n_features
+            post.degrees_of_freedom[:1],
+            tf.expand_dims(post.precisions_cholesky, 0),
+            prior,
+            n_features,
         )
 
     def block_covariances(self, covariances, means):
-        n_comp = tf.shape(means)[0]
-        return covariances[None] * tf.ones([n_comp, 1, 1], DTYPE)
+        n_comp = dim(means, 0)
+        return tf.expand_dims(covariances, 0) * tf.ones([n_comp, 1, 1], DTYPE)
 
     def completed_second_moments(self, completed, weighted_resp, conditional, pattern_resp):
-        rc = weighted_resp[:, :, None] * completed
+        rc = tf.expand_dims(weighted_resp, 2) * completed
         outer = tf.einsum("nkd,nke->de", rc, completed)
         return outer + tf.einsum("pk,pkde->de", pattern_resp, conditional)
 
@@ -406,7 +406,8 @@ class Tied(_Wishart, shapes.TiedShapes):
         return tf.reduce_sum(prec * centred)
 
     def covariances_from_frame(self, covariances, precisions_cholesky, scale):
-        return covariances * (scale[:, None] * scale[None, :]), precisions_cholesky / scale[:, None]
+        column = tf.expand_dims(scale, 1)
+        return covariances * (column * scale), precisions_cholesky / column
 
     def student_t(self, post, variance_factor):
         return self._t_from_cholesky(
@@ -418,11 +419,11 @@ class Tied(_Wishart, shapes.TiedShapes):
         prec = tf.linalg.matmul(
             post.precisions_cholesky, post.precisions_cholesky, transpose_b=True
         )
-        scale_tril = tf.linalg.cholesky(prec[None]) / tf.sqrt(dof)[:, None, None]
+        scale_tril = tf.linalg.cholesky(prec) / tf.reshape(tf.sqrt(dof), [-1, 1, 1])
         return tfd.WishartTriL(df=dof, scale_tril=scale_tril)[0]
 
     def draws_to_component_precisions(self, lam, n_components):
-        return lam[:, None] * tf.ones([1, n_components, 1, 1], DTYPE)
+        return tf.expand_dims(lam, 1) * tf.ones([1, n_components, 1, 1], DTYPE)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -447,20 +448,19 @@ class _Gamma:
         """KL(q(lambda_k) || p(lambda_k)) of each component (summed over its features), (K,)."""
         shape_q, rate_q, shape_p, rate_p = self._gamma_parameters(post, prior, n_features)
         kl = gamma_kl(shape_q, rate_q, shape_p, rate_p)
-        return tf.reduce_sum(tf.reshape(kl, [tf.shape(kl)[0], -1]), axis=1)
+        return tf.reduce_sum(tf.reshape(kl, [dim(kl, 0), -1]), axis=1)
 
     #: the blocks of a partially observed row are those of diagonal covariances
     dense_blocks = False
 
     def precisions_distribution(self, post):
-        d = _d(tf.shape(post.means)[-1])
+        d = _d(dim(post.means, -1))
         shape = self._broadcast_shape(self.gamma_shape(post.degrees_of_freedom, d), post)
         shape = shape * tf.ones_like(post.covariances)
         return tfd.Gamma(concentration=shape, rate=shape * post.covariances)
 
     def variance_marginals(self, post):
-        n_comp = tf.shape(post.means)[0]
-        n_feat = tf.shape(post.means)[1]
+        n_comp, n_feat = tf.unstack(tf.shape(post.means), num=2)
         var = self._per_feature(post.covariances) * tf.ones([n_comp, n_feat], DTYPE)
         shape = self._per_feature(self.gamma_shape(post.degrees_of_freedom, n_feat)) * tf.ones_like(
             var
@@ -498,16 +498,16 @@ class Diag(_Gamma, shapes.DiagShapes):
         return 0.5 * dof
 
     def _broadcast_shape(self, shape, post):
-        return shape[:, None]
+        return tf.expand_dims(shape, 1)
 
     def _per_feature(self, a):
-        return a[:, None] if a.shape.rank == 1 else a
+        return tf.expand_dims(a, 1) if a.shape.rank == 1 else a
 
     def log_det_cholesky(self, precisions_cholesky, n_features):
         return 2.0 * tf.reduce_sum(tf.math.log(precisions_cholesky), axis=-1)
 
     def mahalanobis(self, X, means, precisions_cholesky):
-        y_t = (tf.transpose(X)[None] - means[:, :, None]) * precisions_cholesky[:, :, None]
+        y_t = (tf.transpose(X) - tf.expand_dims(means, 2)) * tf.expand_dims(precisions_cholesky, 2)
         return _point_major(tf.reduce_sum(tf.square(y_t), axis=1))
 
     def second_moments(self, Z, weighted_resp, weights):
@@ -532,34 +532,35 @@ class Diag(_Gamma, shapes.DiagShapes):
         m0, beta0 = prior.mean, prior.mean_precision
         dof = prior.degrees_of_freedom + nk
         xbar, shrink = _component_means(nk, s1, beta0, beta)
-        within = tf.maximum(s2 - nk[:, None] * tf.square(xbar), 0.0)
-        scatter = within + shrink[:, None] * tf.square(xbar - m0[None])
-        return dof, (prior.covariance[None] + scatter + nk[:, None] * reg[None]) / dof[:, None]
+        nk_col = tf.expand_dims(nk, 1)
+        within = tf.maximum(s2 - nk_col * tf.square(xbar), 0.0)
+        scatter = within + tf.expand_dims(shrink, 1) * tf.square(xbar - m0)
+        return dof, (prior.covariance + scatter + nk_col * reg) / tf.expand_dims(dof, 1)
 
     def _gamma_parameters(self, post, prior, n_features):
         covariances = post.covariances
-        shape_q = 0.5 * post.degrees_of_freedom[:, None] * tf.ones_like(covariances)
+        shape_q = 0.5 * tf.expand_dims(post.degrees_of_freedom, 1) * tf.ones_like(covariances)
         shape_p = 0.5 * prior.degrees_of_freedom * tf.ones_like(covariances)
-        rate_p = 0.5 * prior.covariance[None] * tf.ones_like(covariances)
+        rate_p = 0.5 * prior.covariance * tf.ones_like(covariances)
         return shape_q, shape_q * covariances, shape_p, rate_p
 
     def expected_quadratic_terms(self, stats, means, precisions_cholesky):
         nk, s1, s2 = stats
-        centred = s2 - 2.0 * s1 * means + nk[:, None] * tf.square(means)
+        centred = s2 - 2.0 * s1 * means + tf.expand_dims(nk, 1) * tf.square(means)
         return tf.reduce_sum(tf.square(precisions_cholesky) * centred, axis=1)
 
     def prior_to_frame(self, covariance, scale):
         return covariance / tf.square(scale)
 
     def covariances_from_frame(self, covariances, precisions_cholesky, scale):
-        return covariances * tf.square(scale)[None], precisions_cholesky / scale[None]
+        return covariances * tf.square(scale), precisions_cholesky / scale
 
     def student_t(self, post, variance_factor):
         df, factor = self.predictive_factor(post, variance_factor)
-        scale = tf.sqrt(post.covariances * factor[:, None])
+        scale = tf.sqrt(post.covariances * tf.expand_dims(factor, 1))
         return tfd.Independent(
             tfd.StudentT(
-                df=df[:, None] * tf.ones_like(scale),
+                df=tf.expand_dims(df, 1) * tf.ones_like(scale),
                 loc=post.means,
                 scale=scale,
             ),
@@ -570,8 +571,8 @@ class Diag(_Gamma, shapes.DiagShapes):
         return tf.constant(2.0 if independent else 0.0, DTYPE)  # E[1/lambda]: shape nu/2 > 1
 
     def expected_inverse_precision_diag(self, post, n_features):
-        return (
-            post.covariances * (post.degrees_of_freedom / (post.degrees_of_freedom - 2.0))[:, None]
+        return post.covariances * tf.expand_dims(
+            post.degrees_of_freedom / (post.degrees_of_freedom - 2.0), 1
         )
 
     def sample_offsets(self, z, lam):
@@ -591,14 +592,16 @@ class Spherical(_Gamma, shapes.SphericalShapes):
         return shape
 
     def _per_feature(self, a):
-        return a[:, None]
+        return tf.expand_dims(a, 1)
 
     def log_det_cholesky(self, precisions_cholesky, n_features):
         return 2.0 * _d(n_features) * tf.math.log(precisions_cholesky)
 
     def mahalanobis(self, X, means, precisions_cholesky):
-        diff_t = tf.transpose(X)[None] - means[:, :, None]
-        squares = tf.reduce_sum(tf.square(diff_t), axis=1) * tf.square(precisions_cholesky)[:, None]
+        diff_t = tf.transpose(X) - tf.expand_dims(means, 2)
+        squares = tf.reduce_sum(tf.square(diff_t), axis=1) * tf.expand_dims(
+            tf.square(precisions_cholesky), 1
+        )
         return _point_major(squares)
 
     def second_moments(self, Z, weighted_resp, weights):
@@ -607,11 +610,11 @@ class Spherical(_Gamma, shapes.SphericalShapes):
         )
 
     def block_covariances(self, covariances, means):
-        return covariances[:, None] * tf.ones_like(means)
+        return tf.expand_dims(covariances, 1) * tf.ones_like(means)
 
     def predictive_factor(self, post, variance_factor):
         """``(df (K,), c (K,))``: one multivariate law, scale matrix ``c_k sigma_k^2 I``."""
-        return _d(tf.shape(post.means)[-1]) * post.degrees_of_freedom, variance_factor
+        return _d(dim(post.means, -1)) * post.degrees_of_freedom, variance_factor
 
     def completed_second_moments(self, completed, weighted_resp, conditional, pattern_resp):
         squares = tf.einsum("nk,nkd->k", weighted_resp, tf.square(completed))
@@ -619,11 +622,11 @@ class Spherical(_Gamma, shapes.SphericalShapes):
 
     def covariance_posterior(self, prior, reg, nk, s1, s2, beta):
         m0, beta0 = prior.mean, prior.mean_precision
-        d = _d(tf.shape(s1)[-1])
+        d = _d(dim(s1, -1))
         dof = prior.degrees_of_freedom + nk
         xbar, shrink = _component_means(nk, s1, beta0, beta)
         within = tf.maximum(s2 - nk * tf.reduce_sum(tf.square(xbar), 1), 0.0)
-        scatter = within + shrink * tf.reduce_sum(tf.square(xbar - m0[None]), 1)
+        scatter = within + shrink * tf.reduce_sum(tf.square(xbar - m0), 1)
         return dof, (prior.covariance + scatter / d + nk * tf.reduce_mean(reg)) / dof
 
     def _gamma_parameters(self, post, prior, n_features):
@@ -648,7 +651,7 @@ class Spherical(_Gamma, shapes.SphericalShapes):
         return covariances * tf.square(scale[0]), precisions_cholesky / scale[0]
 
     def student_t(self, post, variance_factor):
-        n_feat = tf.shape(post.means)[-1]
+        n_feat = dim(post.means, -1)
         df, factor = self.predictive_factor(post, variance_factor)
         scale = tf.sqrt(post.covariances * factor)
         return tfd.MultivariateStudentTLinearOperator(
@@ -664,13 +667,13 @@ class Spherical(_Gamma, shapes.SphericalShapes):
     def expected_inverse_precision_diag(self, post, n_features):
         d = _d(n_features)
         dof = post.degrees_of_freedom
-        n_comp = tf.shape(post.means)[0]
-        return (post.covariances * d * dof / (d * dof - 2.0))[:, None] * tf.ones(
+        n_comp = dim(post.means, 0)
+        return tf.expand_dims(post.covariances * d * dof / (d * dof - 2.0), 1) * tf.ones(
             [n_comp, n_features], DTYPE
         )
 
     def sample_offsets(self, z, lam):
-        return z * tf.math.rsqrt(lam)[:, :, None]
+        return z * tf.expand_dims(tf.math.rsqrt(lam), 2)
 
 
 # ------------------------------------------------------------------------------------------------

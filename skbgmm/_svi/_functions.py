@@ -13,7 +13,7 @@ from . import _model
 from ._families import DTYPE
 from ._observed import observed_block
 from ._records import Config, Frame, Posterior, Prior, Stats, is_frozen
-from ._tf import tf
+from ._tf import dim, tf
 
 
 class _Traced:
@@ -316,7 +316,7 @@ class Functions:
         statistics are returned in float64.
         """
         dt = X.dtype
-        Z = (X - tf.cast(frame.shift, dt)[None]) / tf.cast(frame.scale, dt)[None]
+        Z = (X - tf.cast(frame.shift, dt)) / tf.cast(frame.scale, dt)
         prior_z, post_z, ok = self._checked(frame, prior, reg_covar, stats, fallback, check)
         log_resp, log_norm = _model.log_resp(Z, post_z, self.fam, self.wp)
         w_dt = tf.cast(w, dt)
@@ -348,7 +348,7 @@ class Functions:
         in the ELBO and the move terms, so that the memoized ELBO stays exact.
         """
         observed = tf.gather(patterns, index)
-        scaled = (X - frame.shift[None]) / frame.scale[None]
+        scaled = (X - frame.shift) / frame.scale
         Z = tf.where(observed > 0.0, scaled, tf.zeros_like(scaled))
         prior_z, post_z, ok = self._checked(frame, prior, reg_covar, stats, fallback, check)
         log_resp, log_norm, block, entropy = _model.log_resp_observed(
@@ -356,9 +356,9 @@ class Functions:
         )
         log_scale = tf.math.log(frame.scale)
         # in data units the missing coordinates' entropy gains their log scales
-        entropy = entropy + tf.linalg.matvec(1.0 - patterns, log_scale)[:, None]
+        entropy = entropy + tf.expand_dims(tf.linalg.matvec(1.0 - patterns, log_scale), 1)
         log_norm = log_norm + tf.linalg.matvec(1.0 - observed, log_scale)
-        n_patterns = tf.shape(patterns)[0]
+        n_patterns = dim(patterns, 0)
 
         def stats_of(weighted_resp, rows=None):
             if rows is None:
@@ -393,12 +393,13 @@ class Functions:
         dt = log_resp.dtype
         w_dt = tf.cast(w, dt)
         resp = tf.exp(log_resp)
-        new_stats = Stats(*(tf.cast(s, DTYPE) for s in stats_of(resp * w_dt[:, None])))
+        w_col = tf.expand_dims(w_dt, 1)
+        new_stats = Stats(*(tf.cast(s, DTYPE) for s in stats_of(resp * w_col)))
         # log-density in data units: the frame's Jacobian is -sum(log scale) per point
         local = tf.reduce_sum(w * tf.cast(log_norm, DTYPE)) - tf.reduce_sum(w) * tf.reduce_sum(
             tf.math.log(frame.scale)
         )
-        kl = _model.global_kl(post_z, prior_z, self.fam, self.wp, tf.shape(post_z.means)[1])
+        kl = _model.global_kl(post_z, prior_z, self.fam, self.wp, dim(post_z.means, 1))
 
         def entropy_of(r, completion_entropy):
             h = -tf.math.xlogy(r, r)
@@ -408,7 +409,7 @@ class Functions:
         entropy = tf.cast(tf.linalg.matvec(h_rows, w_dt, transpose_a=True), DTYPE)
         # r_ni + r_nj for every pair as one product with a 0/1 matrix (exactly the sums: the
         # products are by one and zero), much faster than two column gathers
-        n_comp = tf.shape(resp)[1]
+        n_comp = dim(resp, 1)
         pick = tf.one_hot(pairs[:, 0], n_comp, dtype=dt) + tf.one_hot(pairs[:, 1], n_comp, dtype=dt)
         merged = tf.matmul(resp, pick, transpose_b=True)
         pair_h = -tf.math.xlogy(merged, merged)
@@ -428,7 +429,7 @@ class Functions:
             gone = tf.one_hot(delete, n_comp, on_value=True, off_value=False)
 
             def handed_over(log_r):
-                masked = tf.where(gone[None], tf.constant(-float("inf"), dt), log_r)
+                masked = tf.where(gone, tf.constant(-float("inf"), dt), log_r)
                 return tf.exp(masked - tf.reduce_logsumexp(masked, axis=1, keepdims=True))
 
             r_d = tf.gather(resp, delete, axis=1)
@@ -436,15 +437,16 @@ class Functions:
 
             def every_row():
                 r = handed_over(log_resp)
-                del_stats = tuple(tf.cast(s, DTYPE) for s in stats_of(r * w_dt[:, None]))
-                del_entropy = tf.reduce_sum(w_dt[:, None] * entropy_of(r, row_entropy))
+                del_stats = tuple(tf.cast(s, DTYPE) for s in stats_of(r * w_col))
+                del_entropy = tf.reduce_sum(w_col * entropy_of(r, row_entropy))
                 return del_stats + (tf.cast(del_entropy, DTYPE),)
 
             def held_rows():
                 rows = tf.where(held)[:, 0]
                 r = handed_over(tf.gather(log_resp, rows))
                 w_rows = tf.gather(w_dt, rows)
-                change = stats_of((r - tf.gather(resp, rows)) * w_rows[:, None], rows)
+                w_rows_col = tf.expand_dims(w_rows, 1)
+                change = stats_of((r - tf.gather(resp, rows)) * w_rows_col, rows)
                 keep = 1.0 - tf.one_hot(delete, n_comp, dtype=DTYPE)
                 per_component = (True, True, not self.fam.shared)  # ('tied': s2 of all rows)
                 del_stats = tuple(
@@ -454,14 +456,14 @@ class Functions:
                     )
                 )
                 completion = None if row_entropy is None else tf.gather(row_entropy, rows)
-                held_h = tf.reduce_sum(w_rows[:, None] * entropy_of(r, completion))
+                held_h = tf.reduce_sum(w_rows_col * entropy_of(r, completion))
                 rest = 1.0 - tf.where(held, tf.zeros_like(r_d), r_d)
                 rest_h = (tf.reduce_sum(h_rows, axis=1) - tf.gather(h_rows, delete, axis=1)) / rest
                 rest_h = tf.where(held, tf.zeros_like(r_d), rest_h + tf.math.log(rest))
                 del_entropy = tf.cast(held_h, DTYPE) + tf.cast(tf.reduce_sum(w_dt * rest_h), DTYPE)
                 return del_stats + (del_entropy,)
 
-            n_rows = tf.shape(held)[0]
+            n_rows = dim(held, 0)
             few = (2 * tf.reduce_sum(tf.cast(held, tf.int32)) <= n_rows) & (
                 n_rows >= DELETE_MIN_ROWS
             )
@@ -510,7 +512,7 @@ class Functions:
             st = Stats(tf.gather(table.nk, index), tf.gather(table.s1, index), s2)
             prior_z, post_z = self._internal(frame, prior, reg_covar, st)
             joint = _model.expected_log_joint(st, post_z, self.fam, self.wp)
-            kl = _model.global_kl(post_z, prior_z, self.fam, self.wp, tf.shape(st.s1)[1])
+            kl = _model.global_kl(post_z, prior_z, self.fam, self.wp, dim(st.s1, 1))
             jacobian = tf.reduce_sum(st.nk) * tf.reduce_sum(tf.math.log(frame.scale))
             return joint + h - kl - jacobian
 
@@ -522,7 +524,7 @@ class Functions:
 
     def _distances(self, X, frame, prior, reg_covar, stats):
         """Squared Mahalanobis distances (n, K) of X to each component, under E[precision]."""
-        Z = (X - frame.shift[None]) / frame.scale[None]
+        Z = (X - frame.shift) / frame.scale
         _, post_z = self._internal(frame, prior, reg_covar, stats)
         return self.fam.mahalanobis(Z, post_z.means, post_z.precisions_cholesky)
 
@@ -534,8 +536,8 @@ class Functions:
         return self.fam.mahalanobis(post_z.means, post_z.means, post_z.precisions_cholesky), ok
 
     def _batch_stats(self, X, w, resp, frame):
-        Z = (X - frame.shift[None]) / frame.scale[None]
-        return Stats(*_model.sufficient_stats(Z, resp * w[:, None], w, self.fam))
+        Z = (X - frame.shift) / frame.scale
+        return Stats(*_model.sufficient_stats(Z, resp * tf.expand_dims(w, 1), w, self.fam))
 
     def _log_resp(self, X, post):
         return _model.log_resp(X, post, self.fam, self.wp)
@@ -560,7 +562,7 @@ class Functions:
 
     def _distances_missing(self, X, patterns, index, frame, prior, reg_covar, stats):
         """Squared Mahalanobis distances (n, K) of the observed coordinates, under E[precision]."""
-        Z = (X - frame.shift[None]) / frame.scale[None]
+        Z = (X - frame.shift) / frame.scale
         Z = tf.where(tf.gather(patterns, index) > 0.0, Z, tf.zeros_like(Z))
         _, post_z = self._internal(frame, prior, reg_covar, stats)
         matrices = self.fam.block_covariances(post_z.covariances, post_z.means)

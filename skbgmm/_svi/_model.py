@@ -30,7 +30,7 @@ from ._observed import (
     t_log_prob,
 )
 from ._records import Posterior, Prior
-from ._tf import tf, tfp
+from ._tf import dim, tf, tfp
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -41,7 +41,7 @@ def families(config):
 
 
 def _n_features(means):
-    return tf.cast(tf.shape(means)[-1], DTYPE)
+    return tf.cast(dim(means, -1), DTYPE)
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,11 +73,11 @@ def log_resp(X, post, fam, wp):
     per-component constants are computed in float64 and cast.
     """
     dt = X.dtype
-    const = component_log_constants(post, fam, wp, tf.shape(X)[1])
+    const = component_log_constants(post, fam, wp, dim(X, 1))
     maha = fam.mahalanobis(X, tf.cast(post.means, dt), tf.cast(post.precisions_cholesky, dt))
-    log_rho = tf.cast(const, dt)[None] - 0.5 * maha
+    log_rho = tf.cast(const, dt) - 0.5 * maha
     log_norm = tf.reduce_logsumexp(log_rho, axis=1)
-    return log_rho - log_norm[:, None], log_norm
+    return log_rho - tf.expand_dims(log_norm, 1), log_norm
 
 
 def log_resp_observed(Z, patterns, index, post, fam, wp):
@@ -93,15 +93,15 @@ def log_resp_observed(Z, patterns, index, post, fam, wp):
     completions for the statistics (:func:`completed_stats`) and ``entropy`` (P, K) the entropy
     of ``q(x_m | z = k)`` for each pattern.
     """
-    n_features = tf.shape(Z)[1]
+    n_features = dim(Z, 1)
     const = component_log_constants(post, fam, wp, n_features)
     matrices = fam.block_covariances(post.covariances, post.means)
     block = observed_block(Z, patterns, index, post.means, matrices, fam.dense_blocks)
-    d_miss = (tf.cast(n_features, DTYPE) - block.n_observed)[:, None]
+    d_miss = tf.expand_dims(tf.cast(n_features, DTYPE) - block.n_observed, 1)
     entropy = 0.5 * (d_miss * (1.0 + _LOG_2PI) + block.log_det_conditional)
-    log_rho = const[None] + tf.gather(entropy - 0.5 * d_miss, index) - 0.5 * block.maha
+    log_rho = const + tf.gather(entropy - 0.5 * d_miss, index) - 0.5 * block.maha
     log_norm = tf.reduce_logsumexp(log_rho, axis=1)
-    return log_rho - log_norm[:, None], log_norm, block, entropy
+    return log_rho - tf.expand_dims(log_norm, 1), log_norm, block, entropy
 
 
 def completed_stats(block, weighted_resp, index, n_patterns, fam):
@@ -123,7 +123,9 @@ def means_kl_terms(post, prior, fam, n_features):
     """E_q(Lambda)[KL(q(mu_k | Lambda_k) || p(mu_k | Lambda_k))] of each component, shape (K,)."""
     d = tf.cast(n_features, DTYPE)
     ratio = prior.mean_precision / post.mean_precision
-    maha = fam.mahalanobis(prior.mean[None], post.means, post.precisions_cholesky)[0]
+    maha = tf.squeeze(
+        fam.mahalanobis(tf.expand_dims(prior.mean, 0), post.means, post.precisions_cholesky), 0
+    )
     return 0.5 * (d * (ratio - 1.0 - tf.math.log(ratio)) + prior.mean_precision * maha)
 
 
@@ -149,7 +151,7 @@ def expected_log_joint(stats, post, fam, wp):
     objective of Hughes and Sudderth (2013) that the merge moves evaluate.
     """
     nk = stats.nk
-    n_features = tf.shape(stats.s1)[1]
+    n_features = dim(stats.s1, 1)
     const = component_log_constants(post, fam, wp, n_features)
     quad = fam.expected_quadratic_terms(stats, post.means, post.precisions_cholesky)
     return tf.reduce_sum(nk * const) - 0.5 * tf.reduce_sum(quad)
@@ -162,7 +164,7 @@ def component_elbo_terms(stats, post, prior, fam):
     and of :func:`weight_elbo_terms`: for a family whose components share no parameter, a
     component's Gaussian terms depend on its own statistics only.
     """
-    n_features = tf.shape(stats.s1)[1]
+    n_features = dim(stats.s1, 1)
     const = gaussian_log_constants(post, fam, n_features)
     quad = fam.expected_quadratic_terms(stats, post.means, post.precisions_cholesky)
     return (
@@ -193,7 +195,7 @@ def posterior_from_stats(prior, reg, stats, fam, wp):
     nk, s1, s2 = stats
     beta0 = prior.mean_precision
     beta = beta0 + nk
-    means = (beta0 * prior.mean[None] + s1) / beta[:, None]
+    means = (beta0 * prior.mean + s1) / tf.expand_dims(beta, 1)
     weight_concentration = wp.posterior_concentration(prior.weight_concentration, nk)
     dof, covariances = fam.covariance_posterior(prior, reg, nk, s1, s2, beta)
     prec_chol = fam.precision_cholesky(covariances)
@@ -207,7 +209,7 @@ def valid_posterior(prior, reg, stats, fam):
     """
     nk, s1, s2 = stats
     beta = prior.mean_precision + nk
-    means = (prior.mean_precision * prior.mean[None] + s1) / beta[:, None]
+    means = (prior.mean_precision * prior.mean + s1) / tf.expand_dims(beta, 1)
     dof, covariances = fam.covariance_posterior(prior, reg, nk, s1, s2, beta)
     finite = tf.reduce_all(tf.math.is_finite(covariances)) & tf.reduce_all(tf.math.is_finite(means))
     return finite & tf.reduce_all(nk >= 0.0) & tf.reduce_all(dof > 0.0) & fam.positive(covariances)
@@ -236,7 +238,7 @@ def posterior_from_frame(post, shift, scale, fam):
         post.covariances, post.precisions_cholesky, scale
     )
     return post._replace(
-        means=shift[None] + post.means * scale[None],
+        means=shift + post.means * scale,
         covariances=covariances,
         precisions_cholesky=prec_chol,
     )
@@ -277,17 +279,17 @@ def predictive_log_prob(X, post, fam):
         df, variances = predictive_t(post, fam)
         return tf.reduce_sum(coordinate_t_log_prob(X, df, post.means, variances), axis=-1)
     df, factor = fam.predictive_factor(post, _predictive_variance_factor(post))
-    n_features = tf.shape(post.means)[-1]
+    n_features = dim(post.means, -1)
     d = _n_features(post.means)
-    maha = fam.mahalanobis(X, post.means, post.precisions_cholesky) / factor[None]
+    maha = fam.mahalanobis(X, post.means, post.precisions_cholesky) / factor
     log_det = d * tf.math.log(factor) - fam.log_det_cholesky(post.precisions_cholesky, n_features)
-    return t_log_prob(maha, log_det[None], df[None], d)
+    return t_log_prob(maha, log_det, df, d)
 
 
 def predictive_log_density(X, post, log_weights, fam):
     """log p(x_n | data) under the posterior predictive mixture, shape (n,)."""
     log_prob = predictive_log_prob(X, post, fam)
-    return tf.reduce_logsumexp(log_prob + log_weights[None], axis=1)
+    return tf.reduce_logsumexp(log_prob + log_weights, axis=1)
 
 
 def predictive_observed(Z, patterns, index, post, fam):
@@ -306,7 +308,7 @@ def predictive_observed(Z, patterns, index, post, fam):
 def predictive_log_density_observed(Z, patterns, index, post, log_weights, fam):
     """log p(x_o | data), the marginal predictive density of each row's observed part (n,)."""
     log_prob, _, _ = predictive_observed(Z, patterns, index, post, fam)
-    return tf.reduce_logsumexp(log_prob + log_weights[None], axis=1)
+    return tf.reduce_logsumexp(log_prob + log_weights, axis=1)
 
 
 def conditional_predictive(Z, patterns, index, post, log_weights, fam):
@@ -318,7 +320,7 @@ def conditional_predictive(Z, patterns, index, post, log_weights, fam):
     :func:`._observed.t_conditional`).
     """
     log_prob, block, df = predictive_observed(Z, patterns, index, post, fam)
-    log_w = log_prob + log_weights[None]
+    log_w = log_prob + log_weights
     log_w = log_w - tf.reduce_logsumexp(log_w, axis=1, keepdims=True)
     cdf, loc, scale = t_conditional(
         df, block, index, fam.dense_blocks, not fam.independent_predictive

@@ -46,13 +46,14 @@ def observed_block(x, patterns, index, means, matrices, dense) -> Block:
     ``x`` holds zeros where missing (any finite value would do: it is masked).
     """
     observed = tf.gather(patterns, index)  # (n, D)
-    diff = observed[:, None, :] * (x[:, None, :] - means[None])  # (n, K, D)
+    observed_rows = tf.expand_dims(observed, 1)  # (n, 1, D)
+    x_rows = tf.expand_dims(x, 1)
+    diff = observed_rows * (x_rows - means)  # (n, K, D)
     missing = 1.0 - patterns
     if dense:
-        mask = patterns[:, None, :]  # (P, 1, D)
-        embedded = (
-            mask[..., :, None] * matrices[None] * mask[..., None, :]
-            + tf.linalg.diag(missing)[:, None]
+        mask = tf.expand_dims(patterns, 1)  # (P, 1, D)
+        embedded = tf.expand_dims(mask, -1) * matrices * tf.expand_dims(mask, -2) + tf.expand_dims(
+            tf.linalg.diag(missing), 1
         )
         chol = tf.linalg.cholesky(embedded)  # (P, K, D, D)
         log_det_obs = 2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(chol)), axis=-1)
@@ -60,24 +61,25 @@ def observed_block(x, patterns, index, means, matrices, dense) -> Block:
             tf.math.log(tf.linalg.diag_part(tf.linalg.cholesky(matrices))), axis=-1
         )
         # the observed block's inverse, zero elsewhere: M (M S M + I - M)^-1 M
-        precision = tf.linalg.cholesky_solve(chol, tf.linalg.diag(mask * tf.ones_like(means[None])))
-        precision = mask[..., :, None] * precision
+        precision = tf.linalg.cholesky_solve(chol, tf.linalg.diag(mask * tf.ones_like(means)))
+        precision = tf.expand_dims(mask, -1) * precision
         v = tf.einsum("nkde,nke->nkd", tf.gather(precision, index), diff)  # S_oo^-1 (x_o - m_o)
         maha = tf.reduce_sum(diff * v, axis=-1)
-        completed = means[None] + tf.einsum("kde,nke->nkd", matrices, v)
+        completed = means + tf.einsum("kde,nke->nkd", matrices, v)
         # Schur complement on the missing block: S - S P S, masked to the missing coordinates
-        schur = matrices[None] - tf.matmul(tf.matmul(matrices[None], precision), matrices[None])
-        keep = missing[:, None, :, None] * missing[:, None, None, :]
+        schur = matrices - tf.matmul(tf.matmul(matrices, precision), matrices)
+        missing_rows = tf.expand_dims(missing, 1)  # (P, 1, D)
+        keep = tf.expand_dims(missing_rows, -1) * tf.expand_dims(missing_rows, -2)
         conditional = keep * 0.5 * (schur + tf.linalg.matrix_transpose(schur))
-        log_det_cond = log_det_all[None] - log_det_obs
+        log_det_cond = log_det_all - log_det_obs
     else:
-        maha = tf.reduce_sum(tf.square(diff) / matrices[None], axis=-1)
+        maha = tf.reduce_sum(tf.square(diff) / matrices, axis=-1)
         log_var = tf.math.log(matrices)  # (K, D)
         log_det_obs = tf.einsum("pd,kd->pk", patterns, log_var)
         log_det_cond = tf.einsum("pd,kd->pk", missing, log_var)
-        completed = means[None] + diff
-        conditional = missing[:, None, :] * matrices[None]
-    completed = tf.where(observed[:, None, :] > 0.0, x[:, None, :], completed)
+        completed = means + diff
+        conditional = tf.expand_dims(missing, 1) * matrices
+    completed = tf.where(observed_rows > 0.0, x_rows, completed)
     return Block(
         maha,
         log_det_obs,
@@ -104,8 +106,8 @@ def t_log_prob(maha, log_det, df, dim):
 def coordinate_t_log_prob(x, df, means, variances):
     """log densities (n, K, D) of univariate Student-t laws at each coordinate of the rows
     ``x``: ``df`` (K,), locations ``means`` and squared scales ``variances`` (K, D)."""
-    z2 = tf.square(x[:, None, :] - means[None]) / variances[None]
-    return t_log_prob(z2, tf.math.log(variances)[None], df[None, :, None], 1.0)
+    z2 = tf.square(tf.expand_dims(x, 1) - means) / variances
+    return t_log_prob(z2, tf.math.log(variances), tf.expand_dims(df, 1), 1.0)
 
 
 def observed_t(x, patterns, index, df, means, scales, dense, multivariate):
@@ -118,10 +120,10 @@ def observed_t(x, patterns, index, df, means, scales, dense, multivariate):
     """
     block = observed_block(x, patterns, index, means, scales, dense)
     if multivariate:
-        d_o = tf.gather(block.n_observed, index)[:, None]  # (n, 1)
+        d_o = tf.expand_dims(tf.gather(block.n_observed, index), 1)  # (n, 1)
         log_det = tf.gather(block.log_det_observed, index)
-        return t_log_prob(block.maha, log_det, df[None], d_o), block
-    observed = tf.gather(patterns, index)[:, None, :]  # (n, 1, D)
+        return t_log_prob(block.maha, log_det, df, d_o), block
+    observed = tf.expand_dims(tf.gather(patterns, index), 1)  # (n, 1, D)
     per_coordinate = coordinate_t_log_prob(x, df, means, scales)
     return tf.reduce_sum(tf.where(observed > 0.0, per_coordinate, 0.0), axis=-1), block
 
@@ -137,9 +139,10 @@ def t_conditional(df, block: Block, index, dense, multivariate):
     """
     conditional = tf.gather(block.conditional, index)
     if not multivariate:
-        return df[None] * tf.ones_like(block.maha), block.completed, conditional
-    d_o = tf.gather(block.n_observed, index)[:, None]
-    nu = df[None] * tf.ones_like(block.maha)
+        return df * tf.ones_like(block.maha), block.completed, conditional
+    d_o = tf.expand_dims(tf.gather(block.n_observed, index), 1)
+    nu = df * tf.ones_like(block.maha)
     factor = (nu + block.maha) / (nu + d_o)
-    factor = factor[:, :, None, None] if dense else factor[:, :, None]
+    factor = tf.expand_dims(factor, 2)
+    factor = tf.expand_dims(factor, 3) if dense else factor
     return nu + d_o, block.completed, factor * conditional

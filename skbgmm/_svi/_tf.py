@@ -110,6 +110,18 @@ def made_once(make):
     return made
 
 
+def dim(x, axis):
+    """``tf.shape(x)[axis]`` (``x`` of known rank) as two graph nodes, Shape and Unpack.
+
+    Tracing a traced function costs about the same for each node it builds, and its first call
+    instantiates each one: an index into a shape is five nodes (Shape, StridedSlice and its
+    three constant bounds) and its trace takes three times as long. The same holds for a slice
+    that only adds an axis (``x[:, None]``, four nodes): the traced code writes
+    ``tf.expand_dims(x, 1)`` (two), or nothing where broadcasting adds the axis anyway.
+    """
+    return tf.unstack(tf.shape(x), num=x.shape.rank)[axis]
+
+
 tf = _quiet_import()
 tfp = _OnFirstUse(_tensorflow_probability)
 tfd = _OnFirstUse(lambda: tfp.distributions)
