@@ -284,3 +284,22 @@ def test_traced_functions_build_no_slice_that_only_adds_an_axis_or_reads_one_dim
                 one_dimension = node.attr["shrink_axis_mask"].i != 0
                 source = node.input[0].split(":")[0]
                 assert not (one_dimension and ops.get(source) == "Shape"), (name, node.name)
+
+
+@pytest.mark.parametrize("cov_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("weights", ["dirichlet_process", "dirichlet_distribution"])
+def test_traced_functions_hold_no_stateful_operation(cov_type, weights):
+    # they are traced without automatic control dependencies, which only order stateful
+    # operations (variables, random draws, prints): one added here would need them back
+    from tensorflow.python.framework import op_def_registry
+
+    from skbgmm._svi._functions import _Traced
+
+    fns = functions(Config(cov_type, weights))
+    traced = {name: f for name, f in vars(fns).items() if isinstance(f, _Traced)}
+    assert len(traced) >= 15
+    for name, f in traced.items():
+        assert f.function._attributes.get("_disable_acd") is True
+        for nodes in _node_scopes(f.get_concrete_function()):
+            stateful = [n.op for n in nodes if op_def_registry.get(n.op).is_stateful]
+            assert not stateful, (name, stateful)
