@@ -7,7 +7,7 @@ import tensorflow_probability as tfp
 
 from skbgmm._svi import _model
 from skbgmm._svi._families import FAMILIES, WEIGHT_PRIORS
-from skbgmm._svi._records import Prior, Stats
+from skbgmm._svi._records import Posterior, Prior, Stats
 
 tfd = tfp.distributions
 COV_TYPES = ["full", "tied", "diag", "spherical"]
@@ -85,6 +85,50 @@ def test_mahalanobis_against_numpy(cov_type):
     diff = Z[:, None, :] - post.means.numpy()[None]
     expected = np.einsum("nki,kij,nkj->nk", diff, prec, diff)
     np.testing.assert_allclose(maha, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("n_features", [1, 3, 13])
+def test_wishart_kl_equals_the_textbook_formula(n_features):
+    # KL = log B(W_q, nu) - log B(W_p, nu0) + (nu - nu0)/2 E_q log|L| - nu D/2
+    #      + nu/2 tr(W_p^-1 W_q), with scipy's multivariate log-gamma (to 1e-12 relative)
+    from scipy.special import digamma, multigammaln
+
+    rng = np.random.default_rng(n_features)
+    d, k = n_features, 4
+    a = rng.normal(size=(k, d, d))
+    chol = np.linalg.cholesky(a @ a.transpose(0, 2, 1) + d * np.eye(d))  # E[Lambda] = U U^T
+    dof = d + 1.0 + rng.gamma(2.0, 20.0, size=k)
+    b = rng.normal(size=(d, d))
+    prior = Prior(1.0, 1.0, np.zeros(d), d + 2.5, b @ b.T + np.eye(d))
+    got = (
+        FAMILIES["full"]
+        .precisions_kl_terms(
+            Posterior(None, None, None, tf.constant(dof), None, tf.constant(chol)),
+            prior._replace(
+                degrees_of_freedom=tf.constant(prior.degrees_of_freedom, tf.float64),
+                covariance=tf.constant(prior.covariance),
+            ),
+            d,
+        )
+        .numpy()
+    )
+
+    def log_b(log_det_w, nu):
+        return -0.5 * nu * log_det_w - 0.5 * nu * d * np.log(2.0) - multigammaln(0.5 * nu, d)
+
+    nu0, w_p = prior.degrees_of_freedom, np.linalg.inv(prior.covariance)
+    for j in range(k):
+        w_q = chol[j] @ chol[j].T / dof[j]
+        log_det_q = np.linalg.slogdet(w_q)[1]
+        e_log_det = digamma(0.5 * (dof[j] - np.arange(d))).sum() + d * np.log(2.0) + log_det_q
+        expected = (
+            log_b(log_det_q, dof[j])
+            - log_b(np.linalg.slogdet(w_p)[1], nu0)
+            + 0.5 * (dof[j] - nu0) * e_log_det
+            - 0.5 * dof[j] * d
+            + 0.5 * dof[j] * np.trace(np.linalg.solve(w_p, w_q))
+        )
+        np.testing.assert_allclose(got[j], expected, rtol=1e-12, atol=1e-9)
 
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)

@@ -277,3 +277,45 @@ def test_delete_terms_recompute_only_the_rows_the_candidate_holds(covariance_typ
                 np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol * np.abs(y).max())
             # the deleted component is empty
             assert np.all(a[0][delete] == 0) and np.all(a[1][delete] == 0)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_a_small_fit_picks_its_candidates_in_the_pass_with_the_same_result(
+    covariance_type, monkeypatch
+):
+    # on small data a move round's pass takes every pair's terms and picks the candidates
+    # from the distances it returns (no planning call); the fit is the one the planning call
+    # gives, decision for decision, for every family, with and without missing entries
+    from skbgmm._svi import _functions, _trainer
+
+    X, _ = make_blobs(n_samples=400, centers=5, n_features=3, cluster_std=1.5, random_state=4)
+    X_missing = X.copy()
+    X_missing[np.random.default_rng(0).random(X.shape) < 0.05] = np.nan
+    calls = []
+    real = _functions._Traced.__call__
+
+    def counted(self, *args):
+        calls.append(self._fn.__name__)
+        return real(self, *args)
+
+    monkeypatch.setattr(_functions._Traced, "__call__", counted)
+
+    def fits(budget):
+        monkeypatch.setattr(_trainer._Moves, "FOLD_BUDGET", budget)
+        calls.clear()
+        out = [
+            VariationalGMM(n_components=8, covariance_type=covariance_type, random_state=s).fit(
+                data
+            )
+            for data in (X, X_missing)
+            for s in (0, 1)
+        ]
+        return out, calls.count("_mean_distances")
+
+    folded, planned_calls_folded = fits(_trainer._Moves.FOLD_BUDGET)
+    planned, planning_calls = fits(0)
+    assert planned_calls_folded == 0 and planning_calls > 0
+    for a, b in zip(folded, planned):
+        assert a.n_iter_ == b.n_iter_ and a.n_moves_ == b.n_moves_
+        np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(a.weights_, b.weights_, rtol=1e-10, atol=1e-12)

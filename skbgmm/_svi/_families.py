@@ -29,33 +29,16 @@ from ._tf import dim, made_once, tf, tfb, tfd
 
 DTYPE = tf.float64
 _LOG_2 = math.log(2.0)
-_LOG_PI = math.log(math.pi)
 
 
 def _d(n_features):
     return tf.cast(n_features, DTYPE)
 
 
-def multi_digamma_sum(half_dof, n_features):
-    """sum_{i<D} digamma(half_dof - i/2), elementwise over half_dof (K,)."""
-    i = tf.range(n_features, dtype=DTYPE)
-    return tf.reduce_sum(tf.math.digamma(tf.expand_dims(half_dof, 1) - 0.5 * i), axis=1)
-
-
-def log_multi_gamma(half_dof, n_features):
-    i = tf.range(n_features, dtype=DTYPE)
-    d = _d(n_features)
-    return 0.25 * d * (d - 1.0) * _LOG_PI + tf.reduce_sum(
-        tf.math.lgamma(tf.expand_dims(half_dof, 1) - 0.5 * i), axis=1
-    )
-
-
-def wishart_log_normaliser(dof, log_det_scale, n_features):
-    """log B(W, nu) for a Wishart with scale W, given log|W|."""
-    d = _d(n_features)
-    return (
-        -0.5 * dof * log_det_scale - 0.5 * dof * d * _LOG_2 - log_multi_gamma(0.5 * dof, n_features)
-    )
+def _half_dof_grid(dof, n_features):
+    """``dof / 2 - i / 2`` for ``i < D``: the arguments of a Wishart's multivariate gamma and
+    digamma sums, shape (K, D) for ``dof`` (K,)."""
+    return 0.5 * (tf.expand_dims(dof, 1) - tf.range(n_features, dtype=DTYPE))
 
 
 def _point_major(per_component):
@@ -150,29 +133,41 @@ class _Wishart:
         d = _d(n_features)
         log_det = self.log_det_cholesky(precisions_cholesky, n_features)
         return (
-            multi_digamma_sum(0.5 * dof, n_features) + d * _LOG_2 + log_det - d * tf.math.log(dof)
+            tf.reduce_sum(tf.math.digamma(_half_dof_grid(dof, n_features)), axis=1)
+            + d * _LOG_2
+            + log_det
+            - d * tf.math.log(dof)
         )
 
     def _wishart_kl(self, dof, chol, prior, n_features):
-        """KL between Wisharts with ``E[Lambda] = chol chol^T`` and the prior, one per factor."""
+        """KL between Wisharts with ``E[Lambda] = chol chol^T`` and the prior, one per factor.
+
+        ``KL = nu0/2 (log|W_p| - log|W_q|) + sum_i [lgamma((nu0 - i)/2) - lgamma((nu - i)/2)]
+        + (nu - nu0)/2 sum_i digamma((nu - i)/2) - nu D/2 + nu tr(W_p^-1 W_q)/2``: the log
+        normalisers and the expected log-determinant written out, their ``log 2`` and ``log pi``
+        terms cancel.
+        """
         d = _d(n_features)
-        e_log_det = _Wishart.expected_log_det_precision(self, dof, chol, n_features)
+        nu0 = prior.degrees_of_freedom
+        grid = _half_dof_grid(dof, n_features)
         log_det_w_q = _Wishart.log_det_cholesky(self, chol, n_features) - d * tf.math.log(dof)
         prior_chol = tf.linalg.cholesky(prior.covariance)
         log_det_w_p = -2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(prior_chol)))
-        nu0 = prior.degrees_of_freedom * tf.ones_like(dof)
-        # tr(W_p^-1 W_q) = tr(C0 P) / nu_q with P = U U^T
+        prior_lgamma = tf.reduce_sum(
+            tf.math.lgamma(0.5 * (nu0 - tf.range(n_features, dtype=DTYPE)))
+        )
+        # nu tr(W_p^-1 W_q) = tr(C0 P) with P = U U^T
         trace = tf.reduce_sum(
             tf.square(tf.linalg.matmul(prior_chol, chol, transpose_a=True)), axis=[-2, -1]
         )
-        kl = (
-            wishart_log_normaliser(dof, log_det_w_q, n_features)
-            - wishart_log_normaliser(nu0, log_det_w_p * tf.ones_like(dof), n_features)
-            + 0.5 * (dof - nu0) * e_log_det
+        return (
+            0.5 * nu0 * (log_det_w_p - log_det_w_q)
+            + prior_lgamma
+            + 0.5 * (dof - nu0) * tf.reduce_sum(tf.math.digamma(grid), axis=1)
+            - tf.reduce_sum(tf.math.lgamma(grid), axis=1)
             - 0.5 * dof * d
             + 0.5 * trace
         )
-        return kl
 
     def prior_to_frame(self, covariance, scale):
         return covariance / (tf.expand_dims(scale, 1) * scale)
