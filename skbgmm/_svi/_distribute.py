@@ -58,17 +58,30 @@ class ReplicatedSource:
 
         def replica_step(xb, wb):
             b, local, kl, terms, used = step(xb, wb, *args)
-            entropy, pair_entropy, deleted, deleted_entropy = terms
+            entropy, pair_entropy, deleted, deleted_entropy, distances = terms
             used = tf.cast(used, kl.dtype)
-            return (kl, used, *b, local, entropy, pair_entropy, *deleted, deleted_entropy)
+            return (
+                kl,
+                used,
+                distances,
+                *b,
+                local,
+                entropy,
+                pair_entropy,
+                *deleted,
+                deleted_entropy,
+            )
 
         out = strategy.run(replica_step, args=per_replica)
-        # the KL and whether the point was used depend on the point alone: the same everywhere
-        kl = strategy.reduce(tf.distribute.ReduceOp.MEAN, out[0], axis=None)
-        used = strategy.reduce(tf.distribute.ReduceOp.MEAN, out[1], axis=None)
+        # the KL, whether the point was used and the means' distances depend on the point
+        # alone: the same everywhere
+        kl, used, distances = (
+            strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for v in out[:3]
+        )
         # every other output is a sum over rows: all-reduced
-        s = [strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in out[2:]]
-        return Stats(*s[:3]), s[3], kl, (s[4], s[5], Stats(*s[6:9]), s[9]), float(used) == 1.0
+        s = [strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in out[3:]]
+        terms = (s[4], s[5], Stats(*s[6:9]), s[9], distances)
+        return Stats(*s[:3]), s[3], kl, terms, float(used) == 1.0
 
 
 def maybe_replicated(source):

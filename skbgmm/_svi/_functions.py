@@ -314,7 +314,8 @@ class Functions:
     def _step(self, X, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete):
         """One SVI local step on a batch: statistics, weighted log-evidence and global KL.
 
-        Also the terms the moves need, accumulated in the same pass over the rows: the weighted
+        Also the terms the moves need, accumulated in the same pass over the rows (and the
+        squared distances of :meth:`_mean_distances` at the step's posterior): the weighted
         entropy ``-sum_n w_n r_nk log r_nk`` of each component's responsibilities; for each
         candidate pair ``(i, j)`` of ``pairs`` the entropy of the merged responsibilities
         ``r_ni + r_nj``; and for the component ``delete`` (none when negative) the statistics and
@@ -485,7 +486,10 @@ class Functions:
             return tuple(tf.zeros_like(s) for s in new_stats) + (tf.zeros([], DTYPE),)
 
         deleted = tf.cond(delete >= 0, without_deleted, nothing_deleted)
-        moves = (entropy, pair_entropy, Stats(*deleted[:3]), deleted[3])
+        # (K, K) distances of the means to each component, as :meth:`_mean_distances`: a move
+        # round on small data picks its candidates from them after the pass
+        distances = self.fam.mahalanobis(post_z.means, post_z.means, post_z.precisions_cholesky)
+        moves = (entropy, pair_entropy, Stats(*deleted[:3]), deleted[3], distances)
         return new_stats, local, kl, moves
 
     def _memo_elbo(self, frame, prior, reg_covar, table, members, entropy):

@@ -149,6 +149,7 @@ class MoveTerms(NamedTuple):
     pair_entropy: np.ndarray  # (P,) the same for r_ni + r_nj of each candidate pair
     deleted: Stats  # statistics with the delete candidate's rows reassigned to the others
     deleted_entropy: float
+    distances: np.ndarray | None = None  # (K, K) of the means at the pass's posterior
 
 
 NO_MOVES = MovePlan(np.zeros((0, 2), np.int32), -1)
@@ -247,7 +248,11 @@ def _pairs(plan):
 def _step_output(out, w, n_rows):
     b, local, kl, terms, used = out
     terms = MoveTerms(
-        np.asarray(terms[0]), np.asarray(terms[1]), to_numpy(terms[2]), float(terms[3])
+        np.asarray(terms[0]),
+        np.asarray(terms[1]),
+        to_numpy(terms[2]),
+        float(terms[3]),
+        np.asarray(terms[4]),
     )
     return to_numpy(b), float(local), float(kl), float(w.sum()), int(n_rows), terms, bool(used)
 
@@ -275,6 +280,7 @@ def _sum_terms(terms):
         sum(t.pair_entropy for t in terms),
         Stats(*(sum(t.deleted[i] for t in terms) for i in range(3))),
         float(sum(t.deleted_entropy for t in terms)),
+        terms[0].distances,  # (the pass's posterior: the same in every part)
     )
 
 
@@ -614,6 +620,33 @@ class _Moves:
     def _active(self, stats):
         return np.flatnonzero(stats.nk > max(1e-8 * stats.nk.sum(), 1e-10))
 
+    #: a move round on data of at most this many rows times pairs of active components takes
+    #: the entropy terms of every pair in its one pass and picks the candidates afterwards,
+    #: from the distances the pass returns: no planning call (a traced call each round, ~1 ms
+    #: on small data, and 0.2 s of a first fit for its trace and first call)
+    FOLD_BUDGET = 2**18
+
+    def folded_plan(self, stats, n_rows):
+        """A plan of every pair of the point's active components and its delete candidate, for
+        a round whose pass picks its candidates itself (:meth:`chosen`); None when a planning
+        call is cheaper (many rows or components) or there is nothing to plan."""
+        point = _point(stats)[0]
+        active = self._active(point)
+        n_pairs = active.size * (active.size - 1) // 2
+        if not self.enabled or active.size < 2 or n_rows * n_pairs > self.FOLD_BUDGET:
+            return None
+        i, j = np.triu_indices(active.size, k=1)
+        pairs = np.stack([active[i], active[j]], axis=1).astype(np.int32)
+        return MovePlan(pairs, int(active[np.argmin(point.nk[active])]))
+
+    def chosen(self, plan, stats, terms):
+        """The plan :meth:`plan` would have made at ``stats``, the point a pass of the folded
+        ``plan`` used, and that pass's terms restricted to its pairs."""
+        pairs, delete = self._candidates(terms.distances, stats)
+        index = {tuple(p): m for m, p in enumerate(plan.pairs.tolist())}
+        picked = np.array([index[tuple(p)] for p in pairs.tolist()], dtype=np.intp)
+        return MovePlan(pairs, delete), terms._replace(pair_entropy=terms.pair_entropy[picked])
+
     def plan(self, stats):
         """The candidates a pass at ``stats`` should accumulate terms for (None: no round).
 
@@ -628,10 +661,16 @@ class _Moves:
         )
         rejected = not bool(used)
         stats = fallback if rejected else point
-        active = self._active(stats)
-        if active.size < 2:
+        if self._active(stats).size < 2:
             return None, stats, rejected
-        dist = np.asarray(dist)[np.ix_(active, active)]
+        pairs, delete = self._candidates(np.asarray(dist), stats)
+        return MovePlan(pairs, delete), stats, rejected
+
+    def _candidates(self, dist, stats):
+        """``(pairs, delete)`` from the (K, K) distances of the means at ``stats``: each active
+        component with its ``NEIGHBOURS`` nearest, and the smallest active component."""
+        active = self._active(stats)
+        dist = dist[np.ix_(active, active)]
         score = dist + dist.T
         np.fill_diagonal(score, np.inf)
         pairs = set()
@@ -641,8 +680,7 @@ class _Moves:
                     pairs.add((min(a, b), max(a, b)))
         pairs = np.array(sorted(pairs), dtype=np.int32).reshape(-1, 2)
         pairs = active[pairs].astype(np.int32)
-        delete = int(active[np.argmin(stats.nk[active])])
-        return MovePlan(pairs, delete), stats, rejected
+        return pairs, int(active[np.argmin(stats.nk[active])])
 
     def _elbos(self, table, proposals):
         """Exact ELBOs of proposals ``(members, entropy)``, each ``members`` the indices of its
@@ -872,11 +910,17 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
             exact_round = False
             tried = moves.enabled and (settling or exact or since_moves >= moves.EVERY)
             plan = None
+            folded = False
             if tried:
-                # (the move round's candidates need the point: the same call checks it)
-                plan, stats, rejected = moves.plan(stats)
-                if rejected:
-                    relax.rejected()
+                # small data: the pass takes every pair's terms and picks the candidates itself
+                if n_samples <= rows:
+                    plan = moves.folded_plan(stats, n_samples)
+                    folded = plan is not None
+                if not folded:
+                    # (the move round's candidates need the point: the same call checks it)
+                    plan, stats, rejected = moves.plan(stats)
+                    if rejected:
+                        relax.rejected()
             target, local, kl, terms, used = _full_pass(
                 config,
                 source,
@@ -897,6 +941,11 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                 else:
                     stats = stats.fallback
                     relax.rejected()
+            if folded:
+                if used:
+                    plan, terms = moves.chosen(plan, stats, terms)
+                else:  # (taken at the fallback: the next pass, at that point, is the round)
+                    plan, tried = None, False
             last_pass = (target, terms)
             elbo = (local - kl) / total
             since_moves += 1
