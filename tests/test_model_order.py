@@ -286,11 +286,41 @@ def test_a_small_fit_picks_its_candidates_in_the_pass_with_the_same_result(
     # on small data a move round's pass takes every pair's terms and picks the candidates
     # from the distances it returns (no planning call); the fit is the one the planning call
     # gives, decision for decision, for every family, with and without missing entries
+    from sklearn.datasets import load_wine
+    from sklearn.preprocessing import StandardScaler
+
     from skbgmm._svi import _functions, _trainer
 
     X, _ = make_blobs(n_samples=400, centers=5, n_features=3, cluster_std=1.5, random_state=4)
     X_missing = X.copy()
     X_missing[np.random.default_rng(0).random(X.shape) < 0.05] = np.nan
+    cases = [(data, 8, seed) for data in (X, X_missing) for seed in (0, 1)]
+    if covariance_type == "full":
+        # a move round's over-relaxed point that its pass finds invalid (taken at the fallback)
+        cases.append((StandardScaler().fit_transform(load_wine().data), 10, 0))
+    in_round, hits = [False], []
+    real_folded, real_rejected = _trainer._Moves.folded_plan, _trainer._Overrelaxation.rejected
+
+    def folded_plan(self, stats, n_rows):
+        plan = real_folded(self, stats, n_rows)
+        in_round[0] = plan is not None and isinstance(stats, _trainer.Candidate)
+        return plan
+
+    def rejected(self):
+        if in_round[0]:
+            hits.append(1)  # (the pass of a folded round took the point's fallback)
+        in_round[0] = False
+        real_rejected(self)
+
+    real_chosen = _trainer._Moves.chosen
+
+    def chosen(self, plan, stats, terms):
+        in_round[0] = False  # (the round's pass is over)
+        return real_chosen(self, plan, stats, terms)
+
+    monkeypatch.setattr(_trainer._Moves, "folded_plan", folded_plan)
+    monkeypatch.setattr(_trainer._Moves, "chosen", chosen)
+    monkeypatch.setattr(_trainer._Overrelaxation, "rejected", rejected)
     calls = []
     real = _functions._Traced.__call__
 
@@ -303,17 +333,16 @@ def test_a_small_fit_picks_its_candidates_in_the_pass_with_the_same_result(
     def fits(budget):
         monkeypatch.setattr(_trainer._Moves, "FOLD_BUDGET", budget)
         calls.clear()
-        out = [
-            VariationalGMM(n_components=8, covariance_type=covariance_type, random_state=s).fit(
-                data
-            )
-            for data in (X, X_missing)
-            for s in (0, 1)
-        ]
-        return out, calls.count("_mean_distances")
+        hits.clear()
+        out = []
+        for data, k, seed in cases:
+            gmm = VariationalGMM(n_components=k, covariance_type=covariance_type, random_state=seed)
+            out.append(gmm.fit(data))
+        return out, calls.count("_mean_distances"), bool(hits)
 
-    folded, planned_calls_folded = fits(_trainer._Moves.FOLD_BUDGET)
-    planned, planning_calls = fits(0)
+    folded, planned_calls_folded, hit = fits(_trainer._Moves.FOLD_BUDGET)
+    assert hit or covariance_type != "full"
+    planned, planning_calls, _ = fits(0)
     assert planned_calls_folded == 0 and planning_calls > 0
     for a, b in zip(folded, planned):
         assert a.n_iter_ == b.n_iter_ and a.n_moves_ == b.n_moves_

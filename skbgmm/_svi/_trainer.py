@@ -641,10 +641,20 @@ class _Moves:
 
     def chosen(self, plan, stats, terms):
         """The plan :meth:`plan` would have made at ``stats``, the point a pass of the folded
-        ``plan`` used, and that pass's terms restricted to its pairs."""
+        ``plan`` used, and that pass's terms restricted to its pairs.
+
+        When the pass found a candidate point invalid it was taken at the fallback, whose
+        distances it returned: the same choice follows, but for a pair or a delete candidate
+        the pass has no terms for (a component active in one point only), which is left out.
+        """
+        if self._active(stats).size < 2:
+            return None, terms
         pairs, delete = self._candidates(terms.distances, stats)
         index = {tuple(p): m for m, p in enumerate(plan.pairs.tolist())}
+        keep = [tuple(p) in index for p in pairs.tolist()]
+        pairs = pairs[np.asarray(keep, dtype=bool)].reshape(-1, 2)
         picked = np.array([index[tuple(p)] for p in pairs.tolist()], dtype=np.intp)
+        delete = delete if delete == plan.delete else -1
         return MovePlan(pairs, delete), terms._replace(pair_entropy=terms.pair_entropy[picked])
 
     def plan(self, stats):
@@ -942,10 +952,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                     stats = stats.fallback
                     relax.rejected()
             if folded:
-                if used:
-                    plan, terms = moves.chosen(plan, stats, terms)
-                else:  # (taken at the fallback: the next pass, at that point, is the round)
-                    plan, tried = None, False
+                plan, terms = moves.chosen(plan, stats, terms)
             last_pass = (target, terms)
             elbo = (local - kl) / total
             since_moves += 1
