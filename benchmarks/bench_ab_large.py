@@ -78,12 +78,22 @@ print("JSON" + json.dumps(dict(seconds=t2 - t0, imports=t1 - t0, passes=int(m.n_
 
 
 def one(path, cov, cold=False, estimator="skbgmm"):
-    env = dict(os.environ, PYTHONPATH=os.path.abspath(path), OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.path.abspath(path),
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+    )
     env.pop("OPENBLAS_CORETYPE", None)
     code, argv = (COLD, [cov, estimator]) if cold else (CHILD, [cov])
-    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
-                         env=env, cwd=tempfile.gettempdir())
+    out = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tempfile.gettempdir(),
+    )
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("JSON")]
     if not lines:
         raise RuntimeError(out.stderr[-3000:])
@@ -96,10 +106,16 @@ def main():
     parser.add_argument("--new", default=os.path.join(os.path.dirname(__file__), ".."))
     parser.add_argument("--cov", default="full")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--cold", action="store_true",
-                        help="time imports and the first fit of a fresh process (no warm-up)")
-    parser.add_argument("--bgmm", action="store_true",
-                        help="with --cold: one BayesianGaussianMixture process per run too")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="time imports and the first fit of a fresh process (no warm-up)",
+    )
+    parser.add_argument(
+        "--bgmm",
+        action="store_true",
+        help="with --cold: one BayesianGaussianMixture process per run too",
+    )
     args = parser.parse_args()
     for cov in args.cov.split(","):
         res = {"old": [], "new": []}
@@ -113,15 +129,20 @@ def main():
                 res["bgmm"].append(one(args.new, cov, True, "bgmm"))
         for tag, rows in res.items():
             if args.cold:
-                print(f"{cov:9s} {tag}: imports + fit {[round(r['seconds'], 3) for r in rows]} "
-                      f"imports {[round(r['imports'], 3) for r in rows]} load "
-                      f"{[round(r['load'], 2) for r in rows]}")
+                print(
+                    f"{cov:9s} {tag}: imports + fit {[round(r['seconds'], 3) for r in rows]} "
+                    f"imports {[round(r['imports'], 3) for r in rows]} load "
+                    f"{[round(r['load'], 2) for r in rows]}"
+                )
                 continue
-            print(f"{cov:9s} {tag}: seconds {[round(r['seconds'], 3) for r in rows]} passes "
-                  f"{[r['passes'] for r in rows]} held-out {rows[0]['heldout']:.5f} load "
-                  f"{[round(r['load'], 2) for r in rows]}")
+            print(
+                f"{cov:9s} {tag}: seconds {[round(r['seconds'], 3) for r in rows]} passes "
+                f"{[r['passes'] for r in rows]} held-out {rows[0]['heldout']:.5f} load "
+                f"{[round(r['load'], 2) for r in rows]}"
+            )
         ratio = statistics.median(r["seconds"] for r in res["new"]) / statistics.median(
-            r["seconds"] for r in res["old"])
+            r["seconds"] for r in res["old"]
+        )
         print(f"{cov:9s} new/old (medians) {ratio:.3f}")
 
 

@@ -66,8 +66,11 @@ def main():
         # left to skbgmm, which imports it only when first needed (score_samples here)
         code = CHILD.replace("TFP_FIRST", str(tfp_first))
         runs = [run(code) for _ in range(repeats)]
-        print("tensorflow and tensorflow_probability imported first:" if tfp_first else
-              "only tensorflow imported first:")
+        print(
+            "tensorflow and tensorflow_probability imported first:"
+            if tfp_first
+            else "only tensorflow imported first:"
+        )
         for key in runs[0]:
             print(f"  {key:20s} median {statistics.median(r[key] for r in runs):.3f} s")
     traces = run(TRACES)

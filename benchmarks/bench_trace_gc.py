@@ -46,8 +46,9 @@ print(f"gc {sys.argv[1]:8s}: {objects:,} objects tracked; trace step {step:.3f} 
 def main():
     for _ in range(2):
         for case in ("enabled", "disabled"):
-            out = subprocess.run([sys.executable, "-c", CHILD, case], capture_output=True,
-                                 text=True)
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, case], capture_output=True, text=True
+            )
             print(out.stdout.strip() or out.stderr[-2000:])
 
 
