@@ -486,9 +486,8 @@ class Functions:
             return tuple(tf.zeros_like(s) for s in new_stats) + (tf.zeros([], DTYPE),)
 
         deleted = tf.cond(delete >= 0, without_deleted, nothing_deleted)
-        # (K, K) distances of the means to each component, as :meth:`_mean_distances`: a move
-        # round on small data picks its candidates from them after the pass
-        distances = self.fam.mahalanobis(post_z.means, post_z.means, post_z.precisions_cholesky)
+        # (a move round on small data picks its candidates from them after the pass)
+        distances = self._means_to_components(post_z)
         moves = (entropy, pair_entropy, Stats(*deleted[:3]), deleted[3], distances)
         return new_stats, local, kl, moves
 
@@ -549,7 +548,11 @@ class Functions:
         component (:meth:`_distances` of the means, in one call), and whether ``stats`` was used
         (``fallback`` is, when ``check`` is set and ``stats`` is not a proper posterior)."""
         _, post_z, ok = self._checked(frame, prior, reg_covar, stats, fallback, check)
-        return self.fam.mahalanobis(post_z.means, post_z.means, post_z.precisions_cholesky), ok
+        return self._means_to_components(post_z), ok
+
+    def _means_to_components(self, post_z):
+        """(K, K) squared Mahalanobis distances of each component's mean to each component."""
+        return self.fam.mahalanobis(post_z.means, post_z.means, post_z.precisions_cholesky)
 
     def _batch_stats(self, X, w, resp, frame):
         Z = (X - frame.shift) / frame.scale
