@@ -50,12 +50,14 @@ class _Traced:
         s); the graphs are the same.
         """
         if self._function is None:
-            self._function = tf.function(
-                self._fn,
-                input_signature=self._signature,
-                autograph=False,
-                experimental_attributes={"_disable_acd": True},
-            )
+            options = dict(input_signature=self._signature, autograph=False)
+            try:
+                function = tf.function(
+                    self._fn, experimental_attributes={"_disable_acd": True}, **options
+                )
+            except ValueError:  # (a TensorFlow that does not take the attribute)
+                function = tf.function(self._fn, **options)
+            self._function = function
             self._specs = [_Spec(s) for s in tf.nest.flatten(self._signature)]
         return self._function
 
