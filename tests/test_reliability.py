@@ -344,7 +344,7 @@ def test_a_plain_step_that_lowers_the_elbo_ends_the_fit(monkeypatch):
         monkeypatch.setattr(_trainer, "_lowered_by_plain_step", lowered)
         return [VariationalGMM(n_components=10, random_state=s).fit(X) for s in range(2)]
 
-    with_rule, without = fits(rule), fits(lambda relax, settled: False)
+    with_rule, without = fits(rule), fits(lambda relax, settled, tol: False)
     saved = [b.n_iter_ - a.n_iter_ for a, b in zip(with_rule, without)]
     assert all(a.converged_ for a in with_rule)
     assert min(saved) >= 0 and max(saved) >= 10, saved

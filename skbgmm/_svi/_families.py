@@ -37,8 +37,8 @@ def _d(n_features):
 
 def _half_dof_grid(dof, n_features):
     """``dof / 2 - i / 2`` for ``i < D``: the arguments of a Wishart's multivariate gamma and
-    digamma sums, shape (K, D) for ``dof`` (K,)."""
-    return 0.5 * (tf.expand_dims(dof, 1) - tf.range(n_features, dtype=DTYPE))
+    digamma sums, shape (K, D) for ``dof`` (K,), (D,) for a scalar."""
+    return 0.5 * (tf.expand_dims(dof, -1) - tf.range(n_features, dtype=DTYPE))
 
 
 def _point_major(per_component):
@@ -57,8 +57,7 @@ def symmetrise(a):
 def precision_cholesky_from_covariance(cov):
     """Upper-triangular U with U U^T = cov^-1 (scikit-learn's ``precisions_cholesky_``)."""
     cov_chol = tf.linalg.cholesky(cov)
-    shape = tf.shape(cov)
-    eye = tf.eye(dim(cov, -1), batch_shape=shape[:-2], dtype=DTYPE)
+    eye = tf.eye(dim(cov, -1), batch_shape=tf.shape(cov)[:-2], dtype=DTYPE)
     return tf.linalg.matrix_transpose(tf.linalg.triangular_solve(cov_chol, eye, lower=True))
 
 
@@ -153,9 +152,7 @@ class _Wishart:
         log_det_w_q = _Wishart.log_det_cholesky(self, chol, n_features) - d * tf.math.log(dof)
         prior_chol = tf.linalg.cholesky(prior.covariance)
         log_det_w_p = -2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(prior_chol)))
-        prior_lgamma = tf.reduce_sum(
-            tf.math.lgamma(0.5 * (nu0 - tf.range(n_features, dtype=DTYPE)))
-        )
+        prior_lgamma = tf.reduce_sum(tf.math.lgamma(_half_dof_grid(nu0, n_features)))
         # nu tr(W_p^-1 W_q) = tr(C0 P) with P = U U^T
         trace = tf.reduce_sum(
             tf.square(tf.linalg.matmul(prior_chol, chol, transpose_a=True)), axis=[-2, -1]

@@ -786,7 +786,7 @@ class _Moves:
         return Decision(self.shapes.reorder(stats, order), merges, deleted, order)
 
 
-def _lowered_by_plain_step(relax, settled) -> bool:
+def _lowered_by_plain_step(relax, settled, tol) -> bool:
     """Whether the pass just taken, a plain coordinate-ascent step, lowered the ELBO.
 
     An exact conjugate update cannot: the posterior of the pass's statistics maximises the ELBO
@@ -798,7 +798,7 @@ def _lowered_by_plain_step(relax, settled) -> bool:
     (there, seed 1: 22 more passes before a move round's restart gains 1.4e-4 per sample).
     A fall within rounding (1e-12 relative) does not count, nor does any with ``tol=0``.
     """
-    if not relax.evaluated_plain or settled.change is None:
+    if tol <= 0 or not relax.evaluated_plain or settled.change is None:
         return False
     return settled.change < -1e-12 * (abs(settled.value) + 1.0)
 
@@ -1004,7 +1004,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
             report(elbo, "full" if accepted else "full, extrapolation undone", settled)
             if not accepted:
                 continue
-            if settled.update(elbo) or (options.tol > 0 and _lowered_by_plain_step(relax, settled)):
+            if settled.update(elbo) or _lowered_by_plain_step(relax, settled, options.tol):
                 # a fixed point only if the last step was plain coordinate ascent (a small change
                 # inside an over-relaxation cycle proves nothing) and no move helps
                 # (moves: a round in this pass or the one before, nothing accepted since)
