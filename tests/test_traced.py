@@ -303,3 +303,31 @@ def test_traced_functions_hold_no_stateful_operation(cov_type, weights):
         for nodes in _node_scopes(f.get_concrete_function()):
             stateful = [n.op for n in nodes if op_def_registry.get(n.op).is_stateful]
             assert not stateful, (name, stateful)
+
+
+def test_arguments_are_host_tensors_outside_a_device_scope_and_follow_one_inside():
+    # outside a ``tf.device`` scope an argument is made in host memory without the placing op
+    # TensorFlow would run for an empty device name; inside one it goes where the scope says;
+    # either way a copy of the caller's array, and a fit gives the same result
+    from skbgmm import VariationalGMM
+    from skbgmm._svi._functions import _Spec, _to_tensor
+
+    value = np.arange(6.0).reshape(2, 3)
+    spec = _Spec(tf.TensorSpec([None, None], tf.float64))
+    outside = _to_tensor(value, spec)
+    with tf.device("/CPU:0"):
+        inside = _to_tensor(value, spec)
+    for t in (outside, inside):
+        assert t.dtype == tf.float64 and t.device.endswith("CPU:0")
+        np.testing.assert_array_equal(t.numpy(), value)
+    value[0, 0] = 100.0  # (the tensors hold copies)
+    assert outside.numpy()[0, 0] == 0.0 and inside.numpy()[0, 0] == 0.0
+    assert _to_tensor(np.float64(2.0), _Spec(tf.TensorSpec([], tf.float64))).numpy() == 2.0
+
+    X = np.random.RandomState(1).randn(200, 2)
+    X[:100] += 4.0
+    plain = VariationalGMM(n_components=3, random_state=0).fit(X)
+    with tf.device("/CPU:0"):
+        scoped = VariationalGMM(n_components=3, random_state=0).fit(X)
+    np.testing.assert_array_equal(plain.means_, scoped.means_)
+    np.testing.assert_array_equal(plain.lower_bounds_, scoped.lower_bounds_)

@@ -187,6 +187,11 @@ def _to_tensor(value, spec):
     from the tensor's shape object (~3 us more). Arrays are copied, as ``convert_to_tensor``
     does, so a tensor never shares memory with the caller's array. Anything else takes the
     general path.
+
+    Outside a ``tf.device`` scope (the context's device name is empty) the tensor is made in
+    host memory directly: given the empty name, TensorFlow runs an ``_EagerConst`` op to place
+    it (~7 us against ~1.3 us here; ten arguments a step). A traced call copies its inputs to
+    the function's device either way; inside a scope the tensor is placed as TensorFlow would.
     """
     if _EAGER_TENSOR is not None:
         kind = type(value)
@@ -195,11 +200,11 @@ def _to_tensor(value, spec):
                 if value.ndim != spec.rank:
                     return None
                 v = value.copy() if kind is np.ndarray else value
-                return _EAGER_TENSOR(v, _CONTEXT.device_name, spec.enum)
+                return _EAGER_TENSOR(v, _CONTEXT.device_name or None, spec.enum)
         elif kind is float and spec.floating:
             if spec.rank != 0:
                 return None
-            return _EAGER_TENSOR(value, _CONTEXT.device_name, spec.enum)
+            return _EAGER_TENSOR(value, _CONTEXT.device_name or None, spec.enum)
     t = tf.convert_to_tensor(value, dtype=spec.dtype)
     return t if t.shape.rank == spec.rank else None
 
