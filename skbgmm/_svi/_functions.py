@@ -184,9 +184,10 @@ def _to_tensor(value, spec):
     A NumPy array (or scalar) of the spec's dtype, or a Python float, becomes an EagerTensor
     directly (what ``convert_to_tensor`` ends up doing, after ~7 us of conversion-registry
     lookups per argument; a step takes a dozen arguments), its rank read from NumPy rather than
-    from the tensor's shape object (~3 us more). Arrays are copied, as ``convert_to_tensor``
-    does, so a tensor never shares memory with the caller's array. Anything else takes the
-    general path.
+    from the tensor's shape object (~3 us more). As with ``convert_to_tensor``, TensorFlow copies
+    a writeable array, so the tensor never shares memory with an array the caller can change,
+    and shares a read-only one (the trainer's frozen arrays). Anything else takes the general
+    path.
 
     Outside a ``tf.device`` scope (the context's device name is empty) the tensor is made in
     host memory directly: given the empty name, TensorFlow runs an ``_EagerConst`` op to place
@@ -199,8 +200,7 @@ def _to_tensor(value, spec):
             if value.dtype == spec.numpy_dtype:
                 if value.ndim != spec.rank:
                     return None
-                v = value.copy() if kind is np.ndarray else value
-                return _EAGER_TENSOR(v, _CONTEXT.device_name or None, spec.enum)
+                return _EAGER_TENSOR(value, _CONTEXT.device_name or None, spec.enum)
         elif kind is float and spec.floating:
             if spec.rank != 0:
                 return None
