@@ -331,3 +331,56 @@ def test_arguments_are_host_tensors_outside_a_device_scope_and_follow_one_inside
         scoped = VariationalGMM(n_components=3, random_state=0).fit(X)
     np.testing.assert_array_equal(plain.means_, scoped.means_)
     np.testing.assert_array_equal(plain.lower_bounds_, scoped.lower_bounds_)
+
+
+def test_calls_run_by_the_executor_directly_are_the_concrete_functions_calls(monkeypatch):
+    # every traced call of a fit (with moves, missing entries, a prediction) runs the function by
+    # the executor directly; forcing each through the concrete function's own call gives
+    # exactly the same fit and predictions
+    from skbgmm import VariationalGMM
+    from skbgmm._svi import _functions
+
+    X = np.random.RandomState(2).randn(300, 3)
+    X[:150] += 4.0
+    X[::17, 1] = np.nan
+
+    def fit():
+        gmm = VariationalGMM(n_components=5, random_state=0).fit(X)
+        return gmm, gmm.score_samples(X), gmm.predict_proba(X)
+
+    def traced_objects():
+        return [
+            f
+            for fns in _functions._CACHE.values()
+            for f in vars(fns).values()
+            if isinstance(f, _functions._Traced)
+        ]
+
+    fit()  # (traces)
+    direct_calls = []
+    lookup = _functions._direct_call
+
+    def counting_lookup(concrete):
+        found = lookup(concrete)
+        assert found is not None
+
+        def run(*args):
+            direct_calls.append(args[0])
+            return found.execute(*args)
+
+        return found._replace(execute=run)
+
+    for f in traced_objects():
+        f._direct = False
+    monkeypatch.setattr(_functions, "_direct_call", counting_lookup)
+    gmm, score, proba = fit()
+    assert len(direct_calls) >= gmm.n_iter_ + 2
+
+    monkeypatch.setattr(_functions, "_direct_call", lambda concrete: None)
+    for f in traced_objects():
+        f._direct = False
+    other, other_score, other_proba = fit()
+    np.testing.assert_array_equal(gmm.lower_bounds_, other.lower_bounds_)
+    np.testing.assert_array_equal(gmm.means_, other.means_)
+    np.testing.assert_array_equal(score, other_score)
+    np.testing.assert_array_equal(proba, other_proba)
