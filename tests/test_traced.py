@@ -312,16 +312,19 @@ def test_arguments_are_host_tensors_outside_a_device_scope_and_follow_one_inside
     from skbgmm import VariationalGMM
     from skbgmm._svi._functions import _Spec, _to_tensor
 
-    value = np.arange(6.0).reshape(2, 3)
     spec = _Spec(tf.TensorSpec([None, None], tf.float64))
-    outside = _to_tensor(value, spec)
-    with tf.device("/CPU:0"):
-        inside = _to_tensor(value, spec)
-    for t in (outside, inside):
-        assert t.dtype == tf.float64 and t.device.endswith("CPU:0")
-        np.testing.assert_array_equal(t.numpy(), value)
-    value[0, 0] = 100.0  # (the tensors hold copies)
-    assert outside.numpy()[0, 0] == 0.0 and inside.numpy()[0, 0] == 0.0
+    buffer = np.zeros(64 * 8 + 6)
+    for offset in range(8):  # (TensorFlow shares an aligned buffer: one of these is aligned)
+        value = buffer[offset : offset + 6].reshape(2, 3)
+        value[:] = np.arange(6.0).reshape(2, 3)
+        outside = _to_tensor(value, spec)
+        with tf.device("/CPU:0"):
+            inside = _to_tensor(value, spec)
+        for t in (outside, inside):
+            assert t.dtype == tf.float64 and t.device.endswith("CPU:0")
+            np.testing.assert_array_equal(t.numpy(), value)
+        value[0, 0] = 100.0  # (the tensors hold copies)
+        assert outside.numpy()[0, 0] == 0.0 and inside.numpy()[0, 0] == 0.0, offset
     assert _to_tensor(np.float64(2.0), _Spec(tf.TensorSpec([], tf.float64))).numpy() == 2.0
 
     X = np.random.RandomState(1).randn(200, 2)

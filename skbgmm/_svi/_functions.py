@@ -234,9 +234,10 @@ def _to_tensor(value, spec):
     A NumPy array (or scalar) of the spec's dtype, or a Python float, becomes an EagerTensor
     directly (what ``convert_to_tensor`` ends up doing, after ~7 us of conversion-registry
     lookups per argument; a step takes a dozen arguments), its rank read from NumPy rather than
-    from the tensor's shape object (~3 us more). As with ``convert_to_tensor``, TensorFlow copies
-    a writeable array, so the tensor never shares memory with an array the caller can change,
-    and shares a read-only one (the trainer's frozen arrays). Anything else takes the general
+    from the tensor's shape object (~3 us more). TensorFlow may share the memory of an array it
+    is given (it does when the buffer is suitably aligned), so a writeable array is copied
+    first and a tensor never follows a later change of the caller's array; a read-only one
+    (the trainer's frozen arrays) is handed over as it is. Anything else takes the general
     path.
 
     Outside a ``tf.device`` scope (the context's device name is empty) the tensor is made in
@@ -250,7 +251,8 @@ def _to_tensor(value, spec):
             if value.dtype == spec.numpy_dtype:
                 if value.ndim != spec.rank:
                     return None
-                return _EAGER_TENSOR(value, _CONTEXT.device_name or None, spec.enum)
+                v = value.copy() if kind is np.ndarray and value.flags.writeable else value
+                return _EAGER_TENSOR(v, _CONTEXT.device_name or None, spec.enum)
         elif kind is float and spec.floating:
             if spec.rank != 0:
                 return None
