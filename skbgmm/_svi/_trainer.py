@@ -264,6 +264,7 @@ def _complete_step(X, w, config, frame, prior, reg_covar, stats, single, plan, r
         # float32 per-row work: the frame's shift is subtracted in float64 first, so data far
         # from the origin (a Unix timestamp, an offset of 1e9) keep their digits
         X = (np.asarray(X, dtype=np.float64) - frame.shift).astype(np.float32)
+        X.flags.writeable = False  # (the trainer's own: handed to TensorFlow without a copy)
         prior = prior._replace(mean=prior.mean - frame.shift)
         frame = Frame(np.zeros_like(frame.shift), frame.scale)
     else:
