@@ -87,6 +87,29 @@ def test_posterior_distributions(unequal):
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_summary_intervals_cover_posterior_draws_at_their_level(unequal, covariance_type):
+    # the summary's equal-tailed intervals (SciPy quantiles of the marginals) against draws of
+    # the joint posterior: each bound leaves (1 - level) / 2 of the draws outside, per component
+    # and feature (switched-off components too); 20,000 draws, so 0.013 is ~4 standard errors
+    X = unequal[::4]
+    gmm = VariationalGMM(n_components=4, covariance_type=covariance_type, random_state=0).fit(X)
+    s = gmm.summary(credible_level=0.8, all_components=True)
+    _, means, covs = gmm.sample_posterior(20_000, random_state=0)
+    if covariance_type == "full":
+        var = np.diagonal(covs, axis1=-2, axis2=-1)
+    elif covariance_type == "tied":
+        var = np.diagonal(covs, axis1=-2, axis2=-1)[:, None, :]
+    elif covariance_type == "diag":
+        var = covs
+    else:
+        var = np.repeat(covs[..., None], X.shape[1], axis=-1)
+    std = np.broadcast_to(np.sqrt(var), means.shape)
+    for draws, lower, upper in ((means, s.mean_lower, s.mean_upper), (std, s.std_lower, s.std_upper)):
+        np.testing.assert_allclose(np.mean(draws < lower, axis=0), 0.1, atol=0.013)
+        np.testing.assert_allclose(np.mean(draws > upper, axis=0), 0.1, atol=0.013)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
 def test_components_ordered_by_weight_across_seeds(unequal, covariance_type):
     fits = [
         VariationalGMM(

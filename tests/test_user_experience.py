@@ -54,7 +54,8 @@ def test_a_fit_in_a_fresh_process_writes_nothing_on_stderr():
 def test_a_fit_and_its_predictions_do_not_import_tensorflow_probability():
     # TFP costs 0.7 s to import: only the posterior as distributions, sampling and the
     # gradient engine need it, and they import it when first used (quietly, with the rest);
-    # predictive densities, of complete rows and of partially observed ones, are our own maths
+    # predictive densities, of complete rows and of partially observed ones, are our own maths,
+    # and the summary's intervals SciPy's quantiles
     code = """
 import sys
 import numpy as np
@@ -64,7 +65,7 @@ X_missing = X.copy(); X_missing[::3, 0] = np.nan
 for cov in ['full', 'tied', 'diag', 'spherical']:
     m = VariationalGMM(n_components=3, covariance_type=cov, random_state=0).fit(X)
     m.predict(X); m.predict_proba(X); m.partial_fit(X)
-    m.score_samples(X); m.score(X); m.score_samples(X_missing)
+    m.score_samples(X); m.score(X); m.score_samples(X_missing); m.summary()
 print('tfp' if 'tensorflow_probability' in sys.modules else 'no tfp')
 m.posterior_distributions()
 print('tfp' if 'tensorflow_probability' in sys.modules else 'no tfp')

@@ -329,15 +329,15 @@ def conditional_predictive(Z, patterns, index, post, log_weights, fam):
 
 
 def mean_marginals(post, fam):
-    """The Student-t marginal posterior of each coordinate of each mean, batch (K, D).
+    """The Student-t marginal posterior of each coordinate of each mean: ``(df, loc, scale)``.
 
     Integrating ``mu | Lambda ~ Normal(m, (beta Lambda)^-1)`` over the precision gives a
     Student-t with ``2 a`` degrees of freedom and squared scale ``b / (a beta)``, where ``(a, b)``
-    is the variance's inverse-Gamma marginal.
+    is the variance's inverse-Gamma marginal; each array is (K, D).
     """
     shape, rate = fam.variance_marginals(post)
     scale = tf.sqrt(rate / (shape * post.mean_precision[:, None]))
-    return tfp.distributions.StudentT(df=2.0 * shape, loc=post.means, scale=scale)
+    return 2.0 * shape, post.means, scale
 
 
 def mean_marginal_distribution(post, fam):

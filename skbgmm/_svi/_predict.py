@@ -7,6 +7,7 @@ attributes) and returns NumPy arrays; the maths is in :mod:`skbgmm._svi._model` 
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 from scipy.special import logsumexp
 
 from . import _model
@@ -208,17 +209,27 @@ def sample_predictive(config: Config, post: Posterior, counts, seed):
 
 
 def credible_intervals(config: Config, post: Posterior, level: float):
-    """Equal-tailed credible intervals (lower, upper), each (K, D), of means and std devs."""
+    """Equal-tailed credible intervals (lower, upper), each (K, D), of means and std devs.
+
+    The marginals' parameters come from the model; their quantiles from SciPy's inverse
+    distribution functions (``stdtrit``, ``gammainccinv``), so a summary imports no TensorFlow
+    Probability (0.7 s, and Keras with it: 1.3 s of the command line's ``fit`` and ``demo``).
+    An inverse-Gamma(a, b) variance ``v`` has ``P(v <= x) = Q(a, b / x)``, the regularised upper
+    incomplete Gamma function, so its ``p``-quantile is ``b / Q^-1(a, p)``.
+    """
     fam, _ = _model.families(config)
     post_t = _post_tensors(post)
     lo, hi = (1.0 - level) / 2.0, (1.0 + level) / 2.0
-    means = _model.mean_marginals(post_t, fam)
-    shape, rate = fam.variance_marginals(post_t)
-    var = tfp.distributions.InverseGamma(shape, rate)
-    return (
-        (np.asarray(means.quantile(lo)), np.asarray(means.quantile(hi))),
-        (np.sqrt(np.asarray(var.quantile(lo))), np.sqrt(np.asarray(var.quantile(hi)))),
-    )
+    df, loc, scale = (np.asarray(a, np.float64) for a in _model.mean_marginals(post_t, fam))
+    shape, rate = (np.asarray(a, np.float64) for a in fam.variance_marginals(post_t))
+
+    def mean_quantile(p):
+        return loc + scale * special.stdtrit(df, p)
+
+    def std_quantile(p):
+        return np.sqrt(rate / special.gammainccinv(shape, p))
+
+    return (mean_quantile(lo), mean_quantile(hi)), (std_quantile(lo), std_quantile(hi))
 
 
 def posterior_distributions(config: Config, post: Posterior):
