@@ -552,6 +552,9 @@ def _cmd_score(args):
 
 def main(argv=None):
     """Entry point of the ``skbgmm`` console script."""
+    from skbgmm._svi._keras_deferral import defer
+
+    defer()  # this process runs only skbgmm: TensorFlow's import skips Keras (~0.8 s)
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -192,3 +192,54 @@ def test_impute_fills_missing_cells_and_keeps_the_header(fitted):
         _cli("impute", tmp / "m.bin", tmp / "gaps2.csv", "--out", tmp / "no" / "x.csv", cwd=tmp),
         "does not exist",
     )
+
+
+def _imported_modules(stderr):
+    # `python -X importtime` writes "import time: self | cumulative | name" per module
+    return {ln.rsplit("|", 1)[1].strip() for ln in stderr.splitlines() if "import time:" in ln}
+
+
+def test_commands_import_neither_keras_nor_tensorflow_probability(fitted):
+    # the CLI's process runs only skbgmm: TensorFlow's import skips Keras's eager import
+    # (~0.8 s), and no command here needs TFP (the fit's summary uses SciPy's quantiles)
+    tmp, _, csv = fitted
+    commands = [
+        ("fit", csv, "--n-components", 2, "--max-iter", 20, "--model", tmp / "k.bin"),
+        ("predict", tmp / "m.bin", csv, "--out", tmp / "k.csv"),
+        ("score", tmp / "m.bin", csv),
+    ]
+    for args in commands:
+        out = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "skbgmm", *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+            # (with TensorFlow's logs asked for, its import's stderr is not captured)
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "SKBGMM_TF_LOGS": "1"},
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        modules = _imported_modules(out.stderr)
+        assert "tensorflow" in modules, args[0]
+        assert not [m for m in modules if m.split(".")[0] in ("keras", "tensorflow_probability")]
+
+
+def test_keras_deferral_leaves_tf_keras_working_and_users_processes_alone():
+    code = """
+import sys
+from skbgmm._svi import _keras_deferral
+if sys.argv[1] == 'cli':
+    _keras_deferral.defer()
+from skbgmm._svi._tf import tf
+print('keras' in sys.modules)
+layer = tf.keras.layers.Dense(2)
+print(layer(tf.ones([1, 3])).shape, 'keras' in sys.modules)
+"""
+    for mode, first in (("cli", "False"), ("user", "True")):
+        out = subprocess.run(
+            [sys.executable, "-c", code, mode],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.split() == [first, "(1,", "2)", "True"], (mode, out.stdout)

@@ -104,7 +104,8 @@ def test_summary_intervals_cover_posterior_draws_at_their_level(unequal, covaria
     else:
         var = np.repeat(covs[..., None], X.shape[1], axis=-1)
     std = np.broadcast_to(np.sqrt(var), means.shape)
-    for draws, lower, upper in ((means, s.mean_lower, s.mean_upper), (std, s.std_lower, s.std_upper)):
+    bounds = ((means, s.mean_lower, s.mean_upper), (std, s.std_lower, s.std_upper))
+    for draws, lower, upper in bounds:
         np.testing.assert_allclose(np.mean(draws < lower, axis=0), 0.1, atol=0.013)
         np.testing.assert_allclose(np.mean(draws > upper, axis=0), 0.1, atol=0.013)
 

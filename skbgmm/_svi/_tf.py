@@ -23,11 +23,19 @@ import os
 import sys
 import tempfile
 
+from ._keras_deferral import while_importing_tensorflow
+
 
 def _wants_logs() -> bool:
     if os.environ.get("SKBGMM_TF_LOGS", "") not in ("", "0"):
         return True
     return os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() in ("0", "1")
+
+
+def _import_tensorflow():
+    with while_importing_tensorflow():  # (Keras deferred in skbgmm's command-line process)
+        import tensorflow
+    return tensorflow
 
 
 def _quiet_import():
@@ -36,23 +44,18 @@ def _quiet_import():
 
         return tensorflow
     if _wants_logs():
-        import tensorflow
-
-        return tensorflow
+        return _import_tensorflow()
     try:
         sys.stderr.flush()
         saved = os.dup(2)
     except (OSError, ValueError):  # no usable descriptor 2 (embedded interpreters)
-        import tensorflow
-
-        return tensorflow
+        return _import_tensorflow()
     captured = tempfile.TemporaryFile()
     failed = False
     try:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow
-
+            tensorflow = _import_tensorflow()
             tensorflow.constant(0.0) + 1.0  # starts the runtime (device discovery logs here)
             # the first integer transpose prints oneDNN's "supports DT_INT32 only on AVX-512"
             # notice (TFP's Categorical draws run one): run it here, while it is captured
