@@ -87,6 +87,28 @@ def test_mahalanobis_against_numpy(cov_type):
     np.testing.assert_allclose(maha, expected, rtol=1e-10)
 
 
+@pytest.mark.parametrize(
+    "n_rows, n_features, n_components",
+    [(0, 3, 4), (1, 1, 1), (57, 2, 10), (200, 7, 3), (40, 13, 20)],
+)
+def test_second_moments_by_pair_of_features_equal_numpy(n_rows, n_features, n_components):
+    # 'full' forms sum_n r_nk z_n z_n^T by component or from products of pairs of features
+    fam = FAMILIES["full"]
+    rng = np.random.RandomState(n_rows)
+    Z = rng.randn(n_rows, n_features) * rng.uniform(0.1, 10.0, n_features)
+    r = rng.dirichlet(np.ones(n_components), n_rows) * rng.uniform(0.0, 2.0, (n_rows, 1))
+    expected = np.einsum("nk,ni,nj->kij", r, Z, Z)
+    scale = max(np.abs(expected).max(), 1.0)
+    for dtype, tol in ((tf.float64, 1e-13), (tf.float32, 1e-5)):
+        z_t, r_t = tf.constant(Z, dtype), tf.constant(r, dtype)
+        by_pair = fam.pair_second_moments(z_t, r_t).numpy()
+        by_component = fam.second_moments(z_t, r_t, None).numpy()
+        assert by_pair.shape == expected.shape and by_pair.dtype == dtype.as_numpy_dtype
+        np.testing.assert_array_equal(by_pair, np.swapaxes(by_pair, 1, 2))
+        np.testing.assert_allclose(by_pair / scale, expected / scale, rtol=0, atol=tol)
+        np.testing.assert_allclose(by_component / scale, expected / scale, rtol=0, atol=tol)
+
+
 @pytest.mark.parametrize("n_features", [1, 3, 13])
 def test_wishart_kl_equals_the_textbook_formula(n_features):
     # KL = log B(W_q, nu) - log B(W_p, nu0) + (nu - nu0)/2 E_q log|L| - nu D/2

@@ -209,7 +209,8 @@ def test_a_fit_without_moves_makes_one_traced_call_per_pass(monkeypatch):
     assert gmm.converged_
     assert sum(candidates) >= 2  # the fit did over-relax
     # the initial statistics, one step per pass, the final posterior
-    assert calls.count("_step") == gmm.n_iter_ == len(candidates)
+    steps = calls.count("_step") + calls.count("_step_by_pair")  # (its two variants)
+    assert steps == gmm.n_iter_ == len(candidates)
     assert len(calls) == gmm.n_iter_ + 2, calls
 
 
@@ -274,6 +275,7 @@ def test_traced_functions_build_no_slice_that_only_adds_an_axis_or_reads_one_dim
     fns = functions(Config(cov_type, "dirichlet_process"))
     names = ["step", "step_missing", "memo_elbo", "mean_distances", "posterior", "log_resp"]
     names += ["log_density", "log_density_missing", "distances", "batch_stats"]
+    names += ["step_pairs"] if cov_type == "full" else []
     for name in names:
         for nodes in _node_scopes(getattr(fns, name).get_concrete_function()):
             ops = {node.name: node.op for node in nodes}
@@ -387,3 +389,38 @@ def test_calls_run_by_the_executor_directly_are_the_concrete_functions_calls(mon
     np.testing.assert_array_equal(gmm.means_, other.means_)
     np.testing.assert_array_equal(score, other_score)
     np.testing.assert_array_equal(proba, other_proba)
+
+
+@pytest.mark.parametrize("n_rows", [600, 70_000])  # (float64 passes; float32 passes then float64)
+def test_second_moments_by_pair_or_by_component_give_the_same_fit(monkeypatch, n_rows):
+    # 'full' with at least as many components as features takes the step whose second moments
+    # come from products of pairs of features: the same fit, moves included, as by component
+    from sklearn.datasets import make_blobs
+
+    from skbgmm import VariationalGMM
+    from skbgmm._svi import _families, _functions
+
+    X, _ = make_blobs(n_rows, 3, centers=3, cluster_std=1.5, random_state=0)
+    fits, used = {}, []
+    step_for = _functions.Functions.step_for
+
+    def recording(self, single, n_components, n_features):
+        step = step_for(self, single, n_components, n_features)
+        used.append(step._fn.__name__)
+        return step
+
+    monkeypatch.setattr(_functions.Functions, "step_for", recording)
+    for by_pair in (True, False):
+        choice = staticmethod(lambda k, d, b=by_pair: b)
+        monkeypatch.setattr(_families.Full, "pair_moments_faster", choice)
+        used.clear()
+        gmm = VariationalGMM(n_components=6, random_state=0).fit(X)
+        assert set(used) == {"_step_by_pair" if by_pair else "_step"}
+        fits[by_pair] = gmm
+    a, b = fits[True], fits[False]
+    assert a.n_iter_ == b.n_iter_ and a.n_moves_ == b.n_moves_
+    # (float64 rows: rounding apart; float32 passes round their sums at ~1e-7 either way)
+    tol = 1e-9 if n_rows < 65536 else 1e-6
+    np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=tol)
+    for x, y in ((a.means_, b.means_), (a.covariances_, b.covariances_)):
+        np.testing.assert_allclose(x, y, rtol=0, atol=10 * tol * np.abs(y).max())

@@ -275,6 +275,39 @@ class Full(_Wishart, shapes.FullShapes):
         rz_t = tf.reshape(rz_t, [n_comp * n_feat, -1])
         return tf.reshape(tf.matmul(rz_t, Z), [n_comp, n_feat, n_feat])
 
+    @staticmethod
+    def pair_moments_faster(n_components, n_features):
+        """Whether :meth:`pair_second_moments` beats :meth:`second_moments` on such rows.
+
+        Forming ``r_nk z_n`` costs ``K D`` per row and its product ``K D^2``; the products of
+        pairs of features cost ``D (D + 1) / 2`` and their product ``K D (D + 1) / 2``. One
+        step's second moments, 1 thread (float64 / float32, ms): 20,971 x 10 with K=10
+        2.66 / 0.98 by component against 1.52 / 0.59 by pair; 6,990 x 10, K=30 2.40 / 0.87
+        against 0.81 / 0.34; 142 x 13, K=10 even; 455 x 30, K=10 0.39 / 0.24 against 0.39 /
+        0.27; 1,437 x 64, K=10 2.6 / 0.8 against 5.0 / 1.7.
+        """
+        return n_features <= n_components
+
+    def pair_second_moments(self, Z, weighted_resp):
+        """:meth:`second_moments` from the products of each pair of features, (D(D+1)/2, n).
+
+        ``sum_n r_nk z_ni z_nj`` for ``i <= j`` is one product of the (D(D+1)/2, n) pairs by
+        the (n, K) responsibilities, placed in the upper triangle and mirrored (the diagonal
+        taken once): the same sums, exactly symmetric, in another order of rounding.
+        """
+        n_comp = dim(weighted_resp, 1)
+        n_feat = dim(Z, 1)
+        square = tf.ones(tf.stack([n_feat, n_feat]), tf.bool)
+        upper = tf.cast(tf.where(tf.linalg.band_part(square, 0, -1)), tf.int32)
+        first, second = tf.unstack(upper, num=2, axis=1)
+        z_t = tf.transpose(Z)
+        pairs = tf.gather(z_t, first) * tf.gather(z_t, second)
+        sums = tf.scatter_nd(
+            upper, tf.matmul(pairs, weighted_resp), tf.stack([n_feat, n_feat, n_comp])
+        )
+        sums = tf.transpose(sums, [2, 0, 1])
+        return sums + tf.linalg.matrix_transpose(sums) - tf.linalg.diag(tf.linalg.diag_part(sums))
+
     def covariance_posterior(self, prior, reg, nk, s1, s2, beta):
         m0, beta0 = prior.mean, prior.mean_precision
         dof = prior.degrees_of_freedom + nk

@@ -38,6 +38,12 @@ class CovarianceShapes:
     #: Gamma per feature), rather than one multivariate Student-t
     independent_predictive: bool = False
 
+    @staticmethod
+    def pair_moments_faster(n_components, n_features):
+        """Whether the TensorFlow half forms the second moments faster from pairs of features
+        (``pair_second_moments``; only 'full' has them)."""
+        return False
+
     # -- shapes ----------------------------------------------------------------------------------
     def full_covariances(self, covariances, n_components, n_features):
         """``(..., K, D, D)`` full matrices from covariances of this family's shape."""

@@ -305,6 +305,12 @@ class Functions:
         # minibatch steps: per-point arithmetic in float32 (see the trainer's module docstring)
         f32 = tf.TensorSpec([None, None], tf.float32)
         self.step32 = _traced(self._step, input_signature=[f32, vec, *step_args])
+        if hasattr(fam, "pair_second_moments"):
+            # ('full' with at least as many components as features: second moments by pair of
+            # features, ``step_for``; each variant is traced only if a fit uses it)
+            step_pairs = self._step_by_pair
+            self.step_pairs = _traced(step_pairs, input_signature=[x_spec, vec, *step_args])
+            self.step32_pairs = _traced(step_pairs, input_signature=[f32, vec, *step_args])
         patterns, index = _spec(2), tf.TensorSpec([None], tf.int32)
         self.step_missing = _traced(
             self._step_missing, input_signature=[x_spec, patterns, index, vec, *step_args]
@@ -342,6 +348,12 @@ class Functions:
             input_signature=[frame, prior, _spec(0), stats, stats, tf.TensorSpec([], tf.bool)],
         )
 
+    def step_for(self, single, n_components, n_features):
+        """The step for rows of ``n_features`` and ``n_components`` (float32 if ``single``)."""
+        if self.fam.pair_moments_faster(n_components, n_features):
+            return self.step32_pairs if single else self.step_pairs
+        return self.step32 if single else self.step
+
     # -- pieces shared by the traced functions --------------------------------------------------
     def _in_frame(self, frame, prior, reg_covar):
         """The prior and ``reg_covar`` in the trainer's frame."""
@@ -372,7 +384,9 @@ class Functions:
         return prior_z, _model.posterior_from_stats(prior_z, reg_z, used, self.fam, self.wp), ok
 
     # -- traced entry points -------------------------------------------------------------------
-    def _step(self, X, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete):
+    def _step(
+        self, X, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete, by_pair=False
+    ):
         """One SVI local step on a batch: statistics, weighted log-evidence and global KL.
 
         Also the terms the moves need, accumulated in the same pass over the rows (and the
@@ -387,7 +401,8 @@ class Functions:
         ``stats`` is not a proper posterior; the last output says whether ``stats`` was used.
 
         The global quantities are float64; the per-point work runs in X's dtype and the batch
-        statistics are returned in float64.
+        statistics are returned in float64. ``by_pair`` (a variant traced of its own): the
+        second moments from products of pairs of features (``Full.pair_second_moments``).
         """
         dt = X.dtype
         Z = (X - tf.cast(frame.shift, dt)) / tf.cast(frame.scale, dt)
@@ -397,18 +412,23 @@ class Functions:
 
         def stats_of(weighted_resp, rows=None):
             if rows is None:
-                return _model.sufficient_stats(Z, weighted_resp, w_dt, self.fam)
+                return _model.sufficient_stats(Z, weighted_resp, w_dt, self.fam, by_pair)
             # a change of the responsibilities of some rows: 'tied''s shared second moments
             # (all rows, whichever component) do not depend on them, hence no row weights
             rows_z = tf.gather(Z, rows)
             return _model.sufficient_stats(
-                rows_z, weighted_resp, tf.zeros_like(rows_z[:, 0]), self.fam
+                rows_z, weighted_resp, tf.zeros_like(rows_z[:, 0]), self.fam, by_pair
             )
 
         out = self._terms(
             w, frame, prior_z, post_z, log_resp, log_norm, stats_of, None, pairs, delete
         )
         return (*out, ok)
+
+    def _step_by_pair(self, X, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete):
+        """:meth:`_step` with the second moments from products of pairs of features."""
+        args = (X, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete)
+        return self._step(*args, by_pair=True)
 
     def _step_missing(
         self, X, patterns, index, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete

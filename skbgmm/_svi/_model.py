@@ -215,10 +215,16 @@ def valid_posterior(prior, reg, stats, fam):
     return finite & tf.reduce_all(nk >= 0.0) & tf.reduce_all(dof > 0.0) & fam.positive(covariances)
 
 
-def sufficient_stats(Z, weighted_resp, weights, fam):
-    """Expected sufficient statistics (nk, s1, s2) of a batch in the trainer's frame."""
+def sufficient_stats(Z, weighted_resp, weights, fam, by_pair=False):
+    """Expected sufficient statistics (nk, s1, s2) of a batch in the trainer's frame.
+
+    ``by_pair``: the second moments from products of pairs of features ('full' only; see
+    ``Full.pair_moments_faster``).
+    """
     nk = tf.reduce_sum(weighted_resp, axis=0)
     s1 = tf.matmul(weighted_resp, Z, transpose_a=True)
+    if by_pair:
+        return nk, s1, fam.pair_second_moments(Z, weighted_resp)
     return nk, s1, fam.second_moments(Z, weighted_resp, weights)
 
 

@@ -259,7 +259,7 @@ def _step_output(out, w, n_rows):
 
 def _complete_step(X, w, config, frame, prior, reg_covar, stats, single, plan, runner):
     fns = functions(config)
-    step = fns.step32 if single else fns.step
+    step = fns.step_for(single, *np.shape(_point(stats)[0].s1))
     if single:
         # float32 per-row work: the frame's shift is subtracted in float64 first, so data far
         # from the origin (a Unix timestamp, an offset of 1e9) keep their digits
