@@ -234,12 +234,14 @@ print('keras' in sys.modules)
 layer = tf.keras.layers.Dense(2)
 print(layer(tf.ones([1, 3])).shape, 'keras' in sys.modules)
 """
-    for mode, first in (("cli", "False"), ("user", "True")):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    plain = "import sys, tensorflow; print('keras' in sys.modules)"  # (TensorFlow's own habit)
+    out = subprocess.run([sys.executable, "-c", plain], capture_output=True, text=True, env=env)
+    users = out.stdout.strip()
+    assert out.returncode == 0 and users in ("True", "False"), out.stderr[-2000:]
+    for mode, first in (("cli", "False"), ("user", users)):
         out = subprocess.run(
-            [sys.executable, "-c", code, mode],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+            [sys.executable, "-c", code, mode], capture_output=True, text=True, env=env
         )
         assert out.returncode == 0, out.stderr[-2000:]
         assert out.stdout.split() == [first, "(1,", "2)", "True"], (mode, out.stdout)
