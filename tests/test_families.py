@@ -100,7 +100,8 @@ def test_second_moments_by_pair_of_features_equal_numpy(n_rows, n_features, n_co
     expected = np.einsum("nk,ni,nj->kij", r, Z, Z)
     scale = max(np.abs(expected).max(), 1.0)
     for dtype, tol in ((tf.float64, 1e-13), (tf.float32, 1e-5)):
-        z_t, r_t = tf.constant(Z, dtype), tf.constant(r, dtype)
+        # (the families' per-point maths takes the points as columns, (D, n))
+        z_t, r_t = tf.constant(Z.T, dtype), tf.constant(r, dtype)
         by_pair = fam.pair_second_moments(z_t, r_t).numpy()
         by_component = fam.second_moments(z_t, r_t, None).numpy()
         assert by_pair.shape == expected.shape and by_pair.dtype == dtype.as_numpy_dtype

@@ -405,19 +405,21 @@ class Functions:
         second moments from products of pairs of features (``Full.pair_second_moments``).
         """
         dt = X.dtype
-        Z = (X - tf.cast(frame.shift, dt)) / tf.cast(frame.scale, dt)
+        Z_t = _model.columns_in_frame(X, frame.shift, frame.scale)
         prior_z, post_z, ok = self._checked(frame, prior, reg_covar, stats, fallback, check)
-        log_resp, log_norm = _model.log_resp(Z, post_z, self.fam, self.wp)
+        log_resp, log_norm = _model.log_resp_of_columns(Z_t, post_z, self.fam, self.wp)
         w_dt = tf.cast(w, dt)
 
         def stats_of(weighted_resp, rows=None):
             if rows is None:
-                return _model.sufficient_stats(Z, weighted_resp, w_dt, self.fam, by_pair)
+                return _model.sufficient_stats_of_columns(
+                    Z_t, weighted_resp, w_dt, self.fam, by_pair
+                )
             # a change of the responsibilities of some rows: 'tied''s shared second moments
             # (all rows, whichever component) do not depend on them, hence no row weights
-            rows_z = tf.gather(Z, rows)
-            return _model.sufficient_stats(
-                rows_z, weighted_resp, tf.zeros_like(rows_z[:, 0]), self.fam, by_pair
+            rows_z = tf.gather(Z_t, rows, axis=1)
+            return _model.sufficient_stats_of_columns(
+                rows_z, weighted_resp, tf.zeros_like(rows_z[0]), self.fam, by_pair
             )
 
         out = self._terms(
