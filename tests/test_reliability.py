@@ -103,7 +103,10 @@ def test_a_large_fit_settling_at_an_overrelaxed_point_is_confirmed_by_its_exact_
             assert plain.n_iter_ - confirmed.n_iter_ in (0, 1), kw
             saved += plain.n_iter_ - confirmed.n_iter_
             assert abs(confirmed.lower_bound_ - plain.lower_bound_) < 1e-9
-            np.testing.assert_allclose(confirmed.means_, plain.means_, atol=1e-6)
+            # (the plain fit's one exact pass more moves the means by up to ~2e-6 at 3.0, a
+            # thousandth of their posterior standard deviation, ~5e-3; another fixed point
+            # would be off by far more)
+            np.testing.assert_allclose(confirmed.means_, plain.means_, atol=5e-6)
     assert saved >= 3  # (7 of the 12 fits on the machine this was written on)
 
 
