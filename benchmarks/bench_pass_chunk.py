@@ -24,12 +24,13 @@ cov = {"full": np.eye(d), "diag": np.ones(d)}[ct]
 prior = Prior(0.1, 1.0, np.zeros(d), float(d), cov)
 r = rng.dirichlet(np.ones(k), size=n)
 st = Stats(*(np.asarray(s) for s in fns.batch_stats(X, w, r, frame)))
-X32 = X.astype(np.float32)
-X.flags.writeable = X32.flags.writeable = False  # (as the trainer's chunks: no copy per call)
+X_t = np.ascontiguousarray(X.T)  # (a step takes the points as columns, (D, n))
+X32 = X_t.astype(np.float32)
+X_t.flags.writeable = X32.flags.writeable = False  # (as the trainer's chunks: no copy per call)
 step64, step32 = fns.step_for(False, k, d), fns.step_for(True, k, d)  # (the trainer's choice)
 print(f"steps: {step64._fn.__name__} ('full' by pair of features when K >= D)")
 for name, f, XX, pairs, dl in [
-    ("step64", step64, X, np.zeros((0, 2), np.int32), -1),
+    ("step64", step64, X_t, np.zeros((0, 2), np.int32), -1),
     ("step32", step32, X32, np.zeros((0, 2), np.int32), -1),
     ("step32+moves", step32, X32, np.array([[0, 1], [2, 3], [4, 5]], np.int32), 9),
 ]:

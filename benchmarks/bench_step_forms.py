@@ -29,6 +29,7 @@ for k in (10, 30, 100):
     prior = Prior(0.1, 1.0, np.zeros(d), float(d), np.eye(d))
     r = rng.dirichlet(np.ones(k), size=n)
     st = Stats(*(np.asarray(s) for s in fns.batch_stats(X, w, r, frame)))
+    X = np.ascontiguousarray(X.T)  # (a step takes the points as columns, (D, n))
     X32 = X.astype(np.float32)
     X.flags.writeable = X32.flags.writeable = False  # (as the trainer's chunks)
     cases = [

@@ -256,8 +256,9 @@ def test_delete_terms_recompute_only_the_rows_the_candidate_holds(covariance_typ
         stats = Stats(*(np.asarray(s) for s in fns.batch_stats(X, w, np.eye(k)[labels], frame)))
         common = (frame, prior, 1e-6, stats, stats, np.bool_(False), np.zeros((0, 2), np.int32))
         out = [
-            fns.step(X, w, *common, np.int32(delete)),
-            fns.step32(X.astype(np.float32), w, *common, np.int32(delete)),
+            # (a step takes the points as columns)
+            fns.step(X.T, w, *common, np.int32(delete)),
+            fns.step32(X.T.astype(np.float32), w, *common, np.int32(delete)),
             fns.step_missing(
                 X_missing[rows.incomplete],
                 rows.patterns,

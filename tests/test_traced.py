@@ -24,7 +24,7 @@ def test_fast_call_equals_tf_function_call(cov_type):
         *(np.asarray(s) for s in fns.batch_stats(X, w, rng.dirichlet(np.ones(k), n), frame))
     )
     args = (
-        X,
+        X.T,  # (a step takes the points as columns)
         w,
         frame,
         prior,
@@ -254,7 +254,7 @@ def test_a_reused_argument_is_converted_once_only_when_it_cannot_change(monkeypa
     np.testing.assert_allclose(second.means, fresh(open_prior).means, rtol=1e-12)
     # the same statistics as point and fallback in one step: converted once, the same step
     converted.clear()
-    args = (X, w, frame, prior, 1e-6, stats, stats, np.bool_(False), np.zeros((0, 2), np.int32))
+    args = (X.T, w, frame, prior, 1e-6, stats, stats, np.bool_(False), np.zeros((0, 2), np.int32))
     fns.step(*args, np.int32(-1))
     assert sum(v is stats.s2 for v in converted) == 1
 

@@ -45,14 +45,15 @@ class ReplicatedSource:
     def apply(self, func, batch, *args):
         return func(batch[0], batch[1], *args, runner=self._replicated)
 
-    def _replicated(self, step, X, w, *args):
-        """Run the traced ``step`` on each replica's share of the rows; sums all-reduced."""
+    def _replicated(self, step, X_t, w, *args):
+        """Run the traced ``step`` on each replica's share of the points (the columns of
+        ``X_t``, as the step takes them); sums all-reduced."""
         strategy = self.strategy
-        shares = np.array_split(np.arange(X.shape[0]), strategy.num_replicas_in_sync)
+        shares = np.array_split(np.arange(X_t.shape[1]), strategy.num_replicas_in_sync)
 
         def share(context):
             rows = shares[context.replica_id_in_sync_group]
-            return tf.constant(X[rows]), tf.constant(w[rows])
+            return tf.constant(X_t[:, rows]), tf.constant(w[rows])
 
         per_replica = strategy.experimental_distribute_values_from_function(share)
 

@@ -297,7 +297,8 @@ class Functions:
         )
         pairs = tf.TensorSpec([None, 2], tf.int32)
         delete = tf.TensorSpec([], tf.int32)
-        # (rows, weights, then what every step takes: the statistics of the point, the statistics
+        # (points as columns (D, n), weights, then what every step takes: the statistics of the
+        # point, the statistics
         # to use instead if those are not a proper posterior and ``check`` is set, move terms)
         check = tf.TensorSpec([], tf.bool)
         step_args = [frame, prior, _spec(0), stats, stats, check, pairs, delete]
@@ -385,9 +386,13 @@ class Functions:
 
     # -- traced entry points -------------------------------------------------------------------
     def _step(
-        self, X, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete, by_pair=False
+        self, X_t, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete, by_pair=False
     ):
         """One SVI local step on a batch: statistics, weighted log-evidence and global KL.
+
+        The batch's points arrive as the columns of ``X_t`` (D, n), the layout its per-point
+        maths uses (``_families._Distances``): the trainer lays them out so as it makes its
+        chunks, in one NumPy pass with the float32 cast, cheaper than a transpose here.
 
         Also the terms the moves need, accumulated in the same pass over the rows (and the
         squared distances of :meth:`_mean_distances` at the step's posterior): the weighted
@@ -400,12 +405,12 @@ class Functions:
         The step is taken at ``fallback`` instead of ``stats`` when ``check`` is set and
         ``stats`` is not a proper posterior; the last output says whether ``stats`` was used.
 
-        The global quantities are float64; the per-point work runs in X's dtype and the batch
+        The global quantities are float64; the per-point work runs in X_t's dtype and the batch
         statistics are returned in float64. ``by_pair`` (a variant traced of its own): the
         second moments from products of pairs of features (``Full.pair_second_moments``).
         """
-        dt = X.dtype
-        Z_t = _model.columns_in_frame(X, frame.shift, frame.scale)
+        dt = X_t.dtype
+        Z_t = _model.columns_in_frame(X_t, frame.shift, frame.scale)
         prior_z, post_z, ok = self._checked(frame, prior, reg_covar, stats, fallback, check)
         log_resp, log_norm = _model.log_resp_of_columns(Z_t, post_z, self.fam, self.wp)
         w_dt = tf.cast(w, dt)
@@ -427,9 +432,9 @@ class Functions:
         )
         return (*out, ok)
 
-    def _step_by_pair(self, X, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete):
+    def _step_by_pair(self, X_t, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete):
         """:meth:`_step` with the second moments from products of pairs of features."""
-        args = (X, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete)
+        args = (X_t, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete)
         return self._step(*args, by_pair=True)
 
     def _step_missing(

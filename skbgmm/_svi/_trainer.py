@@ -260,17 +260,22 @@ def _step_output(out, w, n_rows):
 def _complete_step(X, w, config, frame, prior, reg_covar, stats, single, plan, runner):
     fns = functions(config)
     step = fns.step_for(single, *np.shape(_point(stats)[0].s1))
+    # the step takes the points as columns (D, n), laid out here in the pass that casts them
+    X = np.asarray(X)
+    X_t = np.empty(X.shape[::-1], np.float32 if single else np.float64)
     if single:
-        # float32 per-row work: the frame's shift is subtracted in float64 first, so data far
-        # from the origin (a Unix timestamp, an offset of 1e9) keep their digits
-        X = (np.asarray(X, dtype=np.float64) - frame.shift).astype(np.float32)
-        X.flags.writeable = False  # (the trainer's own: handed to TensorFlow without a copy)
+        # float32 per-point work: the frame's shift is subtracted in float64 first (the
+        # subtraction's output cast), so data far from the origin (a Unix timestamp, an offset
+        # of 1e9) keep their digits; 20,971 x 10: ~180 us against ~270 for the subtraction and
+        # the cast of the rows, and no transpose in the step (~280 us)
+        np.subtract(X.T, frame.shift[:, None], out=X_t, casting="same_kind")
         prior = prior._replace(mean=prior.mean - frame.shift)
         frame = Frame(np.zeros_like(frame.shift), frame.scale)
     else:
-        X = np.asarray(X, dtype=np.float64)
+        X_t[...] = X.T
+    X_t.flags.writeable = False  # (the trainer's own: handed to TensorFlow without a copy)
     out = (runner or _run_here)(
-        step, X, w, frame, prior, reg_covar, *_point(stats), _pairs(plan), np.int32(plan.delete)
+        step, X_t, w, frame, prior, reg_covar, *_point(stats), _pairs(plan), np.int32(plan.delete)
     )
     return _step_output(out, w, X.shape[0])
 
