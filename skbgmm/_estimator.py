@@ -117,7 +117,10 @@ class VariationalGMM(DensityMixin, BaseEstimator):
         barely moves, which is why the default is this strict.
     reg_covar : float, default=1e-6
         Non-negative regularisation added to the diagonal of each component's scatter (times its
-        count), as in scikit-learn, so that covariances stay positive definite.
+        count), as in scikit-learn, so that covariances stay positive definite. It is in the
+        data's units: a fit warns (``UserWarning``) when it is at least 1% of a varying
+        feature's variance, where it would blur the clusters along that feature (standardise
+        the data, or lower it).
     max_iter : int, default=500
         The maximum number of passes over the data (epochs), including the passes that refine
         trial merges. ``max_iter=0`` only initialises. A fit stops as soon as it converges, so
@@ -505,6 +508,32 @@ default='dirichlet_process'
     # ------------------------------------------------------------------------------------------
     # Initialisation
     # ------------------------------------------------------------------------------------------
+    def _warn_if_reg_covar_dominates(self, moments):
+        """Warn when ``reg_covar`` is at least 1% of a feature's variance.
+
+        ``reg_covar`` is absolute, in the data's units (as in scikit-learn), and is added to
+        every component's covariance: on data in tiny units (a spread of 1e-5 or less with the
+        default 1e-6) it blurs every cluster along those features into one, a fit that
+        converges to a wrong answer without a sign. Features that do not vary are left out
+        (there ``reg_covar`` is what keeps the covariances proper).
+        """
+        variances = np.diag(np.atleast_2d(moments.covariance))
+        varying = variances > 0
+        dominated = varying & (float(self.reg_covar) >= 0.01 * variances)
+        if not dominated.any():
+            return
+        smallest = int(np.flatnonzero(dominated)[np.argmin(variances[dominated])])
+        warnings.warn(
+            f"reg_covar={self.reg_covar:g} is at least 1% of the variance of "
+            f"{int(dominated.sum())} of the {variances.size} features (the smallest, feature "
+            f"{smallest}: {variances[smallest]:.3g}). reg_covar is added to every component's "
+            "covariance in the data's units, so clusters along those features blur into one. "
+            "Standardise the data (for example with sklearn.preprocessing.StandardScaler) or "
+            "lower reg_covar.",
+            UserWarning,
+            stacklevel=5,  # (the user's fit or partial_fit)
+        )
+
     def _initial_resp(self, source, rng):
         """Initial responsibilities on a subsample; returns (rows, weights, resp, rescale)."""
         k = self.n_components
@@ -678,6 +707,8 @@ default='dirichlet_process'
             raise ValueError("sample_weight sums to zero: at least one sample needs weight.")
         if self.verbose and moments.n_empty_rows:
             print(f"{moments.n_empty_rows} rows with no observed entry carry no weight (dropped)")
+        if not warm:
+            self._warn_if_reg_covar_dominates(moments)
         frame = self._state.frame if warm else make_frame(moments, self.covariance_type)
         prior = resolve_prior(self, moments, frame)
         options = self._options(n_samples, source.n_features)
@@ -807,6 +838,7 @@ default='dirichlet_process'
         streaming = self.total_samples is None
         if first:
             moments = source.moments()
+            self._warn_if_reg_covar_dominates(moments)
             frame = make_frame(moments, self.covariance_type)
             prior = resolve_prior(self, moments, frame)
             Xs, ws, resp, rescale = self._initial_resp(source, rng)

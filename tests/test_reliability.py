@@ -354,3 +354,25 @@ def test_a_plain_step_that_lowers_the_elbo_ends_the_fit(monkeypatch):
     for a, b in zip(with_rule, without):
         # the passes it saves mostly drift (seed 1: 22 passes for 1.4e-4 per sample)
         assert a.lower_bounds_[-1] >= b.lower_bounds_[-1] - 1e-3
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_data_in_tiny_units_warn_that_reg_covar_blurs_them(covariance_type):
+    # reg_covar is absolute (data units, as in scikit-learn): on data spread over 1e-5 or less
+    # the default 1e-6 merges every cluster, a converged fit with a wrong answer; a warning
+    # names it, through fit and partial_fit, and the remedy it names (reg_covar=0 here) works
+    X, y = _two_clusters(600)
+    tiny = X * 1e-8
+    kw = dict(n_components=2, covariance_type=covariance_type, random_state=0)
+    for call in ("fit", "partial_fit"):
+        with pytest.warns(UserWarning, match=r"reg_covar=1e-06 is at least 1% of the variance"):
+            getattr(VariationalGMM(**kw), call)(tiny)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exact = VariationalGMM(reg_covar=0.0, **kw).fit(tiny)
+        assert adjusted_rand_score(y, exact.predict(tiny)) > 0.99
+        # data in ordinary units, and a feature that does not vary (reg_covar keeps its
+        # covariance proper there): no warning
+        VariationalGMM(**kw).fit(X * 1e-2)
+        constant = np.column_stack([X, np.full(len(X), 3.0)])
+        VariationalGMM(**kw).fit(constant)
