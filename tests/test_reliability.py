@@ -376,3 +376,24 @@ def test_data_in_tiny_units_warn_that_reg_covar_blurs_them(covariance_type):
         VariationalGMM(**kw).fit(X * 1e-2)
         constant = np.column_stack([X, np.full(len(X), 3.0)])
         VariationalGMM(**kw).fit(constant)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+@pytest.mark.parametrize("factor", [1e-39, 1e36])
+def test_data_in_units_outside_float32s_range_take_float64_steps(large, covariance_type, factor):
+    # float32 passes (65,536 rows and more) and minibatch / partial_fit steps work on the
+    # centred rows in float32: data in units of 1e-39 were subnormals there (500 passes, ARI
+    # 0, a non-finite score_samples); such frames take float64 steps on every input path
+    X, y = large
+    Xs = X * factor
+    kw = dict(n_components=2, covariance_type=covariance_type, random_state=0, reg_covar=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        full = VariationalGMM(**kw).fit(Xs)
+        minibatch = VariationalGMM(batch_size=4096, **kw).fit(Xs)
+        streamed = VariationalGMM(**kw)
+        for part in np.array_split(np.arange(len(Xs)), 7):
+            streamed.partial_fit(Xs[part])
+    for gmm in (full, minibatch, streamed):
+        assert adjusted_rand_score(y, gmm.predict(Xs)) > 0.99
+        assert np.isfinite(gmm.score_samples(Xs[:100])).all()
