@@ -433,11 +433,22 @@ def _cmd_fit(args):
         verbose=2 if sys.stderr.isatty() else 0,
     )
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # (feature names are set below)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
             model.fit(X)
     except (ValueError, TypeError) as exc:
         raise UserError(f"cannot fit {args.data}: {exc}") from None
+    # what the fit warns of reaches the user as one line each (a fit that did not converge,
+    # a reg_covar that blurs the data), but not scikit-learn's note on feature names, which
+    # are set below
+    told = set()
+    for caught_warning in caught:
+        text = str(caught_warning.message)
+        if not issubclass(caught_warning.category, UserWarning) or "feature names" in text:
+            continue
+        if text not in told:
+            told.add(text)
+            print(f"skbgmm fit: warning: {text}", file=sys.stderr)
     if names is not None:
         model.feature_names_in_ = np.asarray(names, dtype=object)
     outputs = [(args.model, lambda tmp: save(model, tmp))]

@@ -245,3 +245,29 @@ print(layer(tf.ones([1, 3])).shape, 'keras' in sys.modules)
         )
         assert out.returncode == 0, out.stderr[-2000:]
         assert out.stdout.split() == [first, "(1,", "2)", "True"], (mode, out.stdout)
+
+
+def test_fit_tells_what_the_fit_warns_of(tmp_path):
+    # the CLI's fit passes the estimator's warnings on as one line each: here reg_covar on data
+    # in tiny units (the default blurs their clusters into one), and a fit cut short
+    X, _ = make_recipe_data(300)
+    csv = tmp_path / "tiny.csv"
+    np.savetxt(csv, X * 1e-9, delimiter=",", header="a,b", comments="")
+    out = _cli("fit", csv, "--n-components", 3, "--model", tmp_path / "m.npz", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("skbgmm fit: warning:")]
+    assert len(lines) == 1 and "reg_covar=1e-06 is at least 1% of the variance" in lines[0]
+    out = _cli(
+        "fit",
+        csv.parent / "tiny.csv",
+        "--n-components",
+        3,
+        "--max-iter",
+        1,
+        "--model",
+        tmp_path / "m2.npz",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "skbgmm fit: warning: Best performing initialization did not converge" in out.stderr
+    assert "Traceback" not in out.stderr and "feature names" not in out.stderr
