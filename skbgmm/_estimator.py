@@ -118,7 +118,7 @@ class VariationalGMM(DensityMixin, BaseEstimator):
     reg_covar : float, default=1e-6
         Non-negative regularisation added to the diagonal of each component's scatter (times its
         count), as in scikit-learn, so that covariances stay positive definite. It is in the
-        data's units: a fit warns (``UserWarning``) when it is at least 1% of a varying
+        data's units: a fit warns (``UserWarning``) when it is at least 10% of a varying
         feature's variance, where it would blur the clusters along that feature (standardise
         the data, or lower it).
     max_iter : int, default=500
@@ -509,22 +509,24 @@ default='dirichlet_process'
     # Initialisation
     # ------------------------------------------------------------------------------------------
     def _warn_if_reg_covar_dominates(self, moments):
-        """Warn when ``reg_covar`` is at least 1% of a feature's variance.
+        """Warn when ``reg_covar`` is at least 10% of a feature's variance.
 
         ``reg_covar`` is absolute, in the data's units (as in scikit-learn), and is added to
-        every component's covariance: on data in tiny units (a spread of 1e-5 or less with the
-        default 1e-6) it blurs every cluster along those features into one, a fit that
-        converges to a wrong answer without a sign. Features that do not vary are left out
-        (there ``reg_covar`` is what keeps the covariances proper).
+        every component's covariance: on data in tiny units (a standard deviation of ~0.003 or
+        less with the default 1e-6) it blurs the clusters along those features into one, a fit
+        that converges to a wrong answer without a sign (three well-separated blobs, 3,000
+        points, scaled down: resolved at a ratio of 0.47, ARI 0.57 at 5.3, 0.0 far beyond).
+        Features that do not vary are left out (there ``reg_covar`` is what keeps the
+        covariances proper).
         """
         variances = np.diag(np.atleast_2d(moments.covariance))
         varying = variances > 0
-        dominated = varying & (float(self.reg_covar) >= 0.01 * variances)
+        dominated = varying & (float(self.reg_covar) >= 0.1 * variances)
         if not dominated.any():
             return
         smallest = int(np.flatnonzero(dominated)[np.argmin(variances[dominated])])
         warnings.warn(
-            f"reg_covar={self.reg_covar:g} is at least 1% of the variance of "
+            f"reg_covar={self.reg_covar:g} is at least 10% of the variance of "
             f"{int(dominated.sum())} of the {variances.size} features (the smallest, feature "
             f"{smallest}: {variances[smallest]:.3g}). reg_covar is added to every component's "
             "covariance in the data's units, so clusters along those features blur into one. "

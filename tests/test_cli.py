@@ -256,7 +256,7 @@ def test_fit_tells_what_the_fit_warns_of(tmp_path):
     out = _cli("fit", csv, "--n-components", 3, "--model", tmp_path / "m.npz", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     lines = [ln for ln in out.stderr.splitlines() if ln.startswith("skbgmm fit: warning:")]
-    assert len(lines) == 1 and "reg_covar=1e-06 is at least 1% of the variance" in lines[0]
+    assert len(lines) == 1 and "reg_covar=1e-06 is at least 10% of the variance" in lines[0]
     out = _cli(
         "fit",
         csv.parent / "tiny.csv",

@@ -365,7 +365,7 @@ def test_data_in_tiny_units_warn_that_reg_covar_blurs_them(covariance_type):
     tiny = X * 1e-8
     kw = dict(n_components=2, covariance_type=covariance_type, random_state=0)
     for call in ("fit", "partial_fit"):
-        with pytest.warns(UserWarning, match=r"reg_covar=1e-06 is at least 1% of the variance"):
+        with pytest.warns(UserWarning, match=r"reg_covar=1e-06 is at least 10% of the variance"):
             getattr(VariationalGMM(**kw), call)(tiny)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
