@@ -298,8 +298,8 @@ class Functions:
         pairs = tf.TensorSpec([None, 2], tf.int32)
         delete = tf.TensorSpec([], tf.int32)
         # (points as columns (D, n), weights, then what every step takes: the statistics of the
-        # point, the statistics
-        # to use instead if those are not a proper posterior and ``check`` is set, move terms)
+        # point, the statistics to use instead if those are not a proper posterior and
+        # ``check`` is set, move terms)
         check = tf.TensorSpec([], tf.bool)
         step_args = [frame, prior, _spec(0), stats, stats, check, pairs, delete]
         self.step = _traced(self._step, input_signature=[x_spec, vec, *step_args])
@@ -391,8 +391,8 @@ class Functions:
         """One SVI local step on a batch: statistics, weighted log-evidence and global KL.
 
         The batch's points arrive as the columns of ``X_t`` (D, n), the layout its per-point
-        maths uses (``_families._Distances``): the trainer lays them out so as it makes its
-        chunks, in one NumPy pass with the float32 cast, cheaper than a transpose here.
+        maths uses (``_families._Distances``): the trainer lays each chunk out so in the NumPy
+        pass that casts it, cheaper than a transpose here.
 
         Also the terms the moves need, accumulated in the same pass over the rows (and the
         squared distances of :meth:`_mean_distances` at the step's posterior): the weighted
