@@ -871,6 +871,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     confirming = False  # ... and the plain step from an over-relaxed point that had settled
     can_confirm = single and options.tol >= CROSS_PRECISION_TOL
     final_done = False
+    round_plan = None  # the plan of the last move round evaluated since the last accepted move
 
     trial_passes = [0]  # passes of trial moves (not in lower_bounds: they are not monotone)
 
@@ -981,6 +982,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                 since_moves, settling = 0, False
             if plan is not None and not relax.dip(elbo):
                 # (not at a failed extrapolation: that point is undone below, not moved from)
+                round_plan = plan
                 moved = moves.decide(plan, target, terms)
                 trial = None
                 if moved is None and moves.crawling(lower_bounds, elbo):
@@ -995,6 +997,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                     else:
                         moved = moved.stats
                     stats = moved
+                    round_plan = None
                     relax.restart(moved)
                     settled.reset()
                     since_moves = moves.EVERY - moves.AFTER_MOVE  # moves come in cascades
@@ -1018,6 +1021,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                     stats = target
                     break
                 stats = accept_trial(trial)
+                round_plan = None
                 continue
             stats, accepted = relax.step(stats, target, elbo)
             report(elbo, "full" if accepted else "full, extrapolation undone", settled)
@@ -1037,17 +1041,22 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                     continue
                 if relax.evaluated_plain and (since_moves <= 1 or not moves.enabled):
                     budget = options.max_iter - passes() - (1 if single else 0)
-                    trial = trial_at_fixed_point(plan, target, elbo, budget)
+                    # (the refined merge ranks the pairs of the round, this pass or the last)
+                    trial = trial_at_fixed_point(
+                        plan if plan is not None else round_plan, target, elbo, budget
+                    )
                     if trial is None:
                         converged = True
                         stats = relax.plain  # the plain coordinate-ascent update of the point
                         break
                     stats = accept_trial(trial)
+                    round_plan = None
                     continue
                 stats = relax.plain
                 relax.restart(stats)
-                # (on large data the move round waits for the exact pass)
-                settling = not (single and moves.enabled)
+                # a move round next, unless this pass was one (the plain step from here then
+                # settles within one pass of it); on large data the round waits for the exact pass
+                settling = not (single and moves.enabled) and since_moves > 0
         final = phase == "minibatch" or single or relax.plain is None
         if final and not final_done and options.max_iter > 0:
             # an exact full-data step in float64 ends the fit
