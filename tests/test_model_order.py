@@ -225,6 +225,59 @@ def test_a_round_accepts_every_disjoint_merge_that_raises_the_elbo(covariance_ty
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_a_hopeless_delete_candidate_waits_until_the_fit_has_moved(covariance_type):
+    # three separated clusters, the smallest one a real cluster: deleting it falls short by far
+    # more than DELETE_RECHECK_GAP, so the next rounds leave it out (its terms are a pass's most
+    # costly move terms) while the fit barely moves, at most DELETE_RECHECK_ROUNDS in a row; it
+    # is tested again once the fit has gained a tenth of the deficit, once its count has
+    # halved, and after any accepted move
+    from skbgmm._svi._functions import functions
+    from skbgmm._svi._records import Config, Frame, Prior, to_numpy
+    from skbgmm._svi._trainer import MovePlan, _Moves, chunk_step
+
+    rng = np.random.RandomState(0)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    sizes = [600, 500, 150]
+    X = np.concatenate([c + rng.randn(m, 2) for c, m in zip(centres, sizes)])
+    w = np.ones(X.shape[0])
+    resp = np.eye(3)[np.repeat(np.arange(3), sizes)]
+    config = Config(covariance_type, "dirichlet_process")
+    fns = functions(config)
+    frame = Frame(np.zeros(2), np.ones(2))
+    cov = {"full": np.eye(2), "tied": np.eye(2), "diag": np.ones(2), "spherical": 1.0}
+    prior = Prior(0.1, 1.0, np.zeros(2), 2.0, np.asarray(cov[covariance_type]))
+    stats = to_numpy(fns.batch_stats(X, w, resp, frame))
+    moves = _Moves(fns, config, frame, prior, np.float64(1e-6), enabled=True, single=False)
+    dist = np.ones((3, 3))
+    assert moves._candidates(dist, stats, -3.0)[1] == 2  # (nothing tested yet)
+    plan = MovePlan(np.array([[0, 1]], np.int32), 2)
+    target, local, kl, _, _, terms, _ = chunk_step(
+        X, w, config, frame, prior, 1e-6, stats, False, plan
+    )
+    assert moves.decide(plan, target, terms) is None
+    deficit, elbo = moves.last_delete[1], moves.last_delete[2]
+    assert deficit > 100 * _Moves.DELETE_RECHECK_GAP
+    skipped = [moves._candidates(dist, target, elbo)[1] for _ in range(5)]
+    rounds = _Moves.DELETE_RECHECK_ROUNDS
+    assert skipped[:rounds] == [-1] * rounds and skipped[rounds] == 2
+    moves.last_delete = moves.last_delete[:4] + (0,)
+    assert moves._candidates(dist, target, elbo + deficit / 20)[1] == -1
+    assert moves._candidates(dist, target, elbo + deficit / 5)[1] == 2
+    halved = target._replace(nk=target.nk * np.array([1.0, 1.0, 0.45]))
+    assert moves._candidates(dist, halved, elbo)[1] == 2
+    assert moves._candidates(dist, target, None)[1] == 2  # (no ELBO: always tested)
+    # an accepted move forgets the test
+    split = MovePlan(np.array([[0, 1]], np.int32), -1)
+    halves = np.eye(3)[np.where(rng.rand(X.shape[0]) < 0.5, 0, 1)]
+    one = to_numpy(fns.batch_stats(X[:600], w[:600], halves[:600], frame))
+    target2, _, _, _, _, terms2, _ = chunk_step(
+        X[:600], w[:600], config, frame, prior, 1e-6, one, False, split
+    )
+    assert moves.decide(split, target2, terms2) is not None
+    assert moves.last_delete is None
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
 def test_delete_terms_recompute_only_the_rows_the_candidate_holds(covariance_type, monkeypatch):
     # A delete proposal hands the candidate's responsibilities to the other components. When
     # the candidate holds few rows only theirs are recomputed (the others' statistics change
@@ -302,8 +355,8 @@ def test_a_small_fit_picks_its_candidates_in_the_pass_with_the_same_result(
     in_round, hits = [False], []
     real_folded, real_rejected = _trainer._Moves.folded_plan, _trainer._Overrelaxation.rejected
 
-    def folded_plan(self, stats, n_rows):
-        plan = real_folded(self, stats, n_rows)
+    def folded_plan(self, stats, n_rows, elbo=None):
+        plan = real_folded(self, stats, n_rows, elbo)
         in_round[0] = plan is not None and isinstance(stats, _trainer.Candidate)
         return plan
 
