@@ -175,13 +175,26 @@ def test_a_component_covering_two_clusters_is_split(seed):
     np.testing.assert_allclose(np.sort(gmm.weights_), 0.25, atol=0.02)
 
 
+def _two_d_moves_setup(covariance_type, X, resp):
+    """(config, functions, frame, prior, statistics) of 2-D points ``X`` with ``resp``."""
+    from skbgmm._svi._functions import functions
+    from skbgmm._svi._records import Config, Frame, Prior, to_numpy
+
+    config = Config(covariance_type, "dirichlet_process")
+    fns = functions(config)
+    frame = Frame(np.zeros(2), np.ones(2))
+    cov = {"full": np.eye(2), "tied": np.eye(2), "diag": np.ones(2), "spherical": 1.0}
+    prior = Prior(0.1, 1.0, np.zeros(2), 2.0, np.asarray(cov[covariance_type]))
+    stats = to_numpy(fns.batch_stats(X, np.ones(X.shape[0]), resp, frame))
+    return config, fns, frame, prior, stats
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_a_round_accepts_every_disjoint_merge_that_raises_the_elbo(covariance_type):
     # four separated clusters, each split in two halves: one move round merges all four pairs
     # (the disjoint merges are evaluated together, the best prefix kept) and leaves the
     # overlapping candidate (1, 2) alone; the accepted state's exact ELBO beats every single merge
-    from skbgmm._svi._functions import functions
-    from skbgmm._svi._records import Config, Frame, Prior, Stats, to_numpy
+    from skbgmm._svi._records import Stats
     from skbgmm._svi._trainer import MovePlan, _Moves, chunk_step
 
     rng = np.random.RandomState(0)
@@ -190,12 +203,7 @@ def test_a_round_accepts_every_disjoint_merge_that_raises_the_elbo(covariance_ty
     w = np.ones(X.shape[0])
     halves = np.repeat(np.arange(4), 300) * 2 + rng.randint(0, 2, X.shape[0])
     resp = np.eye(8)[halves]
-    config = Config(covariance_type, "dirichlet_process")
-    fns = functions(config)
-    frame = Frame(np.zeros(2), np.ones(2))
-    cov = {"full": np.eye(2), "tied": np.eye(2), "diag": np.ones(2), "spherical": 1.0}
-    prior = Prior(0.1, 1.0, np.zeros(2), 2.0, np.asarray(cov[covariance_type]))
-    stats = to_numpy(fns.batch_stats(X, w, resp, frame))
+    config, fns, frame, prior, stats = _two_d_moves_setup(covariance_type, X, resp)
     plan = MovePlan(np.array([[0, 1], [2, 3], [4, 5], [6, 7], [1, 2]], np.int32), -1)
     target, local, kl, _, _, terms, _ = chunk_step(
         X, w, config, frame, prior, 1e-6, stats, False, plan
@@ -231,8 +239,7 @@ def test_a_hopeless_delete_candidate_waits_until_the_fit_has_moved(covariance_ty
     # costly move terms) while the fit barely moves, at most DELETE_RECHECK_ROUNDS in a row; it
     # is tested again once the fit has gained a tenth of the deficit, once its count has
     # halved, and after any accepted move
-    from skbgmm._svi._functions import functions
-    from skbgmm._svi._records import Config, Frame, Prior, to_numpy
+    from skbgmm._svi._records import to_numpy
     from skbgmm._svi._trainer import MovePlan, _Moves, chunk_step
 
     rng = np.random.RandomState(0)
@@ -241,12 +248,7 @@ def test_a_hopeless_delete_candidate_waits_until_the_fit_has_moved(covariance_ty
     X = np.concatenate([c + rng.randn(m, 2) for c, m in zip(centres, sizes)])
     w = np.ones(X.shape[0])
     resp = np.eye(3)[np.repeat(np.arange(3), sizes)]
-    config = Config(covariance_type, "dirichlet_process")
-    fns = functions(config)
-    frame = Frame(np.zeros(2), np.ones(2))
-    cov = {"full": np.eye(2), "tied": np.eye(2), "diag": np.ones(2), "spherical": 1.0}
-    prior = Prior(0.1, 1.0, np.zeros(2), 2.0, np.asarray(cov[covariance_type]))
-    stats = to_numpy(fns.batch_stats(X, w, resp, frame))
+    config, fns, frame, prior, stats = _two_d_moves_setup(covariance_type, X, resp)
     moves = _Moves(fns, config, frame, prior, np.float64(1e-6), enabled=True, single=False)
     dist = np.ones((3, 3))
     assert moves._candidates(dist, stats, -3.0)[1] == 2  # (nothing tested yet)
