@@ -257,12 +257,12 @@ def test_a_hopeless_delete_candidate_waits_until_the_fit_has_moved(covariance_ty
         X, w, config, frame, prior, 1e-6, stats, False, plan
     )
     assert moves.decide(plan, target, terms) is None
-    deficit, elbo = moves.last_delete[1], moves.last_delete[2]
+    deficit, elbo = moves.last_delete.deficit, moves.last_delete.elbo
     assert deficit > 100 * _Moves.DELETE_RECHECK_GAP
     skipped = [moves._candidates(dist, target, elbo)[1] for _ in range(5)]
     rounds = _Moves.DELETE_RECHECK_ROUNDS
     assert skipped[:rounds] == [-1] * rounds and skipped[rounds] == 2
-    moves.last_delete = moves.last_delete[:4] + (0,)
+    moves.last_delete = moves.last_delete._replace(skipped=0)
     assert moves._candidates(dist, target, elbo + deficit / 20)[1] == -1
     assert moves._candidates(dist, target, elbo + deficit / 5)[1] == 2
     halved = target._replace(nk=target.nk * np.array([1.0, 1.0, 0.45]))

@@ -169,6 +169,18 @@ class Candidate(NamedTuple):
     fallback: Stats
 
 
+class DeleteTest(NamedTuple):
+    """The last test of a delete candidate: ``deficit`` and ``elbo`` per unit weight (how far
+    the proposal fell short, the fit's ELBO then), the candidate's ``count`` then, and the
+    rounds that have left it out since."""
+
+    candidate: int
+    deficit: float
+    elbo: float
+    count: float
+    skipped: int = 0
+
+
 def _point(stats):
     """``(stats, fallback, check)`` of statistics or a :class:`Candidate`."""
     if isinstance(stats, Candidate):
@@ -519,7 +531,7 @@ class _Moves:
         self.last_ranked = None  # the last round's merge candidates, best one-pass ELBO first
         self.last_gains = None
         self.failed_trials = 0
-        self.last_delete = None  # (candidate, deficit, ELBO, count, rounds skipped) of its test
+        self.last_delete = None  # the last delete candidate's test (DeleteTest)
 
     REFINE = 6  # plain passes that refine a trial merge before its ELBO is compared
     MAX_TRIALS = 2  # refined trials in a row that may fail before the fit stops trying
@@ -718,13 +730,13 @@ class _Moves:
         (``DELETE_RECHECK_GAP``); ``elbo`` is the last pass's per unit weight (None: test)."""
         k = int(active[np.argmin(stats.nk[active])])
         last = self.last_delete
-        if last is None or elbo is None or last[0] != k or stats.nk[k] < 0.5 * last[3]:
+        if last is None or elbo is None or last.candidate != k or stats.nk[k] < 0.5 * last.count:
             return k
-        if last[4] >= self.DELETE_RECHECK_ROUNDS:
+        if last.skipped >= self.DELETE_RECHECK_ROUNDS:
             return k
-        gained = max(float(elbo) - last[2], 0.0)
-        if last[1] > max(self.DELETE_RECHECK_GAP, self.DELETE_RECHECK_FACTOR * gained):
-            self.last_delete = last[:4] + (last[4] + 1,)
+        gained = max(float(elbo) - last.elbo, 0.0)
+        if last.deficit > max(self.DELETE_RECHECK_GAP, self.DELETE_RECHECK_FACTOR * gained):
+            self.last_delete = last._replace(skipped=last.skipped + 1)
             return -1
         return k
 
@@ -802,12 +814,11 @@ class _Moves:
         best = int(np.argmax(gains)) if gains.size else -1
         if plan.delete >= 0:
             weight = float(target.nk.sum())
-            self.last_delete = (
+            self.last_delete = DeleteTest(
                 int(plan.delete),
                 -float(gains[-1]) / weight,
                 float(base_value) / weight,
                 float(target.nk[plan.delete]),
-                0,
             )
         if best < 0 or not gains[best] > margin:
             return None
