@@ -233,10 +233,10 @@ def test_a_round_accepts_every_disjoint_merge_that_raises_the_elbo(covariance_ty
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
-def test_a_hopeless_delete_candidate_waits_until_the_fit_has_moved(covariance_type):
+def test_a_hopeless_delete_or_merge_candidate_waits_until_the_fit_has_moved(covariance_type):
     # three separated clusters, the smallest one a real cluster: deleting it falls short by far
     # more than DELETE_RECHECK_GAP, so the next rounds leave it out (its terms are a pass's most
-    # costly move terms) while the fit barely moves, at most DELETE_RECHECK_ROUNDS in a row; it
+    # costly move terms) while the fit barely moves, at most RECHECK_ROUNDS in a row; it
     # is tested again once the fit has gained a tenth of the deficit, once its count has
     # halved, and after any accepted move
     from skbgmm._svi._records import to_numpy
@@ -260,7 +260,7 @@ def test_a_hopeless_delete_candidate_waits_until_the_fit_has_moved(covariance_ty
     deficit, elbo = moves.last_delete.deficit, moves.last_delete.elbo
     assert deficit > 100 * _Moves.DELETE_RECHECK_GAP
     skipped = [moves._candidates(dist, target, elbo)[1] for _ in range(5)]
-    rounds = _Moves.DELETE_RECHECK_ROUNDS
+    rounds = _Moves.RECHECK_ROUNDS
     assert skipped[:rounds] == [-1] * rounds and skipped[rounds] == 2
     moves.last_delete = moves.last_delete._replace(skipped=0)
     assert moves._candidates(dist, target, elbo + deficit / 20)[1] == -1
@@ -268,7 +268,16 @@ def test_a_hopeless_delete_candidate_waits_until_the_fit_has_moved(covariance_ty
     halved = target._replace(nk=target.nk * np.array([1.0, 1.0, 0.45]))
     assert moves._candidates(dist, halved, elbo)[1] == 2
     assert moves._candidates(dist, target, None)[1] == 2  # (no ELBO: always tested)
-    # an accepted move forgets the test
+    # the same for a merge of two real clusters, whose pair is left out of the next rounds
+    pair_test = moves.last_pairs[(0, 1)]._replace(skipped=0)
+    assert pair_test.deficit > 10 * _Moves.PAIR_RECHECK_GAP
+    moves.last_pairs[(0, 1)] = pair_test
+    pairs = [moves._candidates(dist, target, elbo)[0].tolist() for _ in range(rounds + 1)]
+    assert pairs[:rounds] == [[[0, 2], [1, 2]]] * rounds and [0, 1] in pairs[rounds]
+    moves.last_pairs[(0, 1)] = pair_test
+    assert [0, 1] in moves._candidates(dist, target, elbo + pair_test.deficit / 5)[0].tolist()
+    assert [0, 1] in moves._candidates(dist, target, None)[0].tolist()
+    # an accepted move forgets the tests
     split = MovePlan(np.array([[0, 1]], np.int32), -1)
     halves = np.eye(3)[np.where(rng.rand(X.shape[0]) < 0.5, 0, 1)]
     one = to_numpy(fns.batch_stats(X[:600], w[:600], halves[:600], frame))
@@ -276,7 +285,7 @@ def test_a_hopeless_delete_candidate_waits_until_the_fit_has_moved(covariance_ty
         X[:600], w[:600], config, frame, prior, 1e-6, one, False, split
     )
     assert moves.decide(split, target2, terms2) is not None
-    assert moves.last_delete is None
+    assert moves.last_delete is None and moves.last_pairs == {}
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
@@ -370,9 +379,9 @@ def test_a_small_fit_picks_its_candidates_in_the_pass_with_the_same_result(
 
     real_chosen = _trainer._Moves.chosen
 
-    def chosen(self, plan, stats, terms):
+    def chosen(self, plan, stats, terms, elbo=None):
         in_round[0] = False  # (the round's pass is over)
-        return real_chosen(self, plan, stats, terms)
+        return real_chosen(self, plan, stats, terms, elbo)
 
     monkeypatch.setattr(_trainer._Moves, "folded_plan", folded_plan)
     monkeypatch.setattr(_trainer._Moves, "chosen", chosen)

@@ -169,12 +169,12 @@ class Candidate(NamedTuple):
     fallback: Stats
 
 
-class DeleteTest(NamedTuple):
-    """The last test of a delete candidate: ``deficit`` and ``elbo`` per unit weight (how far
-    the proposal fell short, the fit's ELBO then), the candidate's ``count`` then, and the
-    rounds that have left it out since."""
+class MoveTest(NamedTuple):
+    """The last test of a move's candidate (a delete's component, a merge's pair): ``deficit``
+    and ``elbo`` per unit weight (how far the proposal fell short, the fit's ELBO then), the
+    candidate's ``count`` then, and the rounds that have left it out since."""
 
-    candidate: int
+    candidate: object
     deficit: float
     elbo: float
     count: float
@@ -531,7 +531,8 @@ class _Moves:
         self.last_ranked = None  # the last round's merge candidates, best one-pass ELBO first
         self.last_gains = None
         self.failed_trials = 0
-        self.last_delete = None  # the last delete candidate's test (DeleteTest)
+        self.last_delete = None  # the last delete candidate's test (MoveTest)
+        self.last_pairs = {}  # each merge pair's last test that fell short, by pair
 
     REFINE = 6  # plain passes that refine a trial merge before its ELBO is compared
     MAX_TRIALS = 2  # refined trials in a row that may fail before the fit stops trying
@@ -604,7 +605,7 @@ class _Moves:
         if value > elbo + self.margin * (abs(elbo) + 1.0):
             self.n_births += 1
             self.failed_trials = 0
-            self.last_delete = None
+            self._forget_tests()
             return stats, value
         self.failed_births += 1
         return None
@@ -646,7 +647,7 @@ class _Moves:
             if value > elbo + self.margin * (abs(elbo) + 1.0):
                 self.n_merges += 1
                 self.failed_trials = self.failed_births = 0
-                self.last_delete = None
+                self._forget_tests()
                 return stats, value
             self.failed_trials += 1
         return None
@@ -674,7 +675,7 @@ class _Moves:
         pairs = np.stack([active[i], active[j]], axis=1).astype(np.int32)
         return MovePlan(pairs, self._delete_candidate(point, active, elbo))
 
-    def chosen(self, plan, stats, terms):
+    def chosen(self, plan, stats, terms, elbo=None):
         """The plan :meth:`plan` would have made at ``stats``, the point a pass of the folded
         ``plan`` used, and that pass's terms restricted to its pairs.
 
@@ -684,7 +685,9 @@ class _Moves:
         """
         if self._active(stats).size < 2:
             return None, terms
+        # (the delete candidate was screened by folded_plan; its pairs are screened here)
         pairs, delete = self._candidates(terms.distances, stats)
+        pairs = self._screened_pairs(pairs, stats, elbo)
         index = {tuple(p): m for m, p in enumerate(plan.pairs.tolist())}
         keep = [tuple(p) in index for p in pairs.tolist()]
         pairs = pairs[np.asarray(keep, dtype=bool)].reshape(-1, 2)
@@ -712,38 +715,62 @@ class _Moves:
         pairs, delete = self._candidates(np.asarray(dist), stats, elbo)
         return MovePlan(pairs, delete), stats, rejected
 
-    #: a delete candidate whose last test fell short by more than ``DELETE_RECHECK_GAP`` (nats
-    #: per unit weight) and by more than ``DELETE_RECHECK_FACTOR`` times what the fit has gained
-    #: since is not tested again while its count stays above half the count it had, for at most
-    #: ``DELETE_RECHECK_ROUNDS`` rounds in a row: deleting a cluster that carries its rows
-    #: falls short by far more than a settling fit moves. The delete terms are a step's most
-    #: costly move terms when the candidate touches most rows (1M x 10, K=10, 'full', one
-    #: 20,971-row chunk, float64: 13.6 ms plain, 16.3 with the pairs' terms, 25.7 with the
-    #: delete candidate's), and there its test is hopeless (a tenth of the rows, 0.3 nats
-    #: per unit weight short).
+    #: a candidate whose last test fell short by more than its gap (nats per unit weight:
+    #: ``DELETE_RECHECK_GAP`` for a delete, ``PAIR_RECHECK_GAP`` for a merge) and by more than
+    #: ``RECHECK_FACTOR`` times what the fit has gained since is not tested again while its
+    #: count stays above half the count it had, for at most ``RECHECK_ROUNDS`` rounds in a row;
+    #: any accepted move forgets every test. Deleting a cluster that carries its rows, or
+    #: merging two real clusters, falls short by far more than a settling fit moves. The delete
+    #: terms are a step's most costly move terms when the candidate touches most rows (1M x 10,
+    #: K=10, 'full', one 20,971-row chunk, float64: 13.6 ms plain, 16.3 with the pairs' terms,
+    #: 25.7 with the delete candidate's), and there its test is hopeless (a tenth of the rows,
+    #: 0.3 nats per unit weight short). A pair's gap is ``TRIAL_GAP``: a pair a refined trial
+    #: merge could take is always tested.
     DELETE_RECHECK_GAP = 1e-3
-    DELETE_RECHECK_FACTOR = 10.0
-    DELETE_RECHECK_ROUNDS = 3
+    PAIR_RECHECK_GAP = TRIAL_GAP
+    RECHECK_FACTOR = 10.0
+    RECHECK_ROUNDS = 3
+
+    def _forget_tests(self):
+        self.last_delete = None
+        self.last_pairs = {}
+
+    def _ruled_out(self, last, count, elbo, gap):
+        """Whether ``last`` (a :class:`MoveTest`) rules its candidate out of this round."""
+        if count < 0.5 * last.count or last.skipped >= self.RECHECK_ROUNDS:
+            return False
+        gained = max(float(elbo) - last.elbo, 0.0)
+        return last.deficit > max(gap, self.RECHECK_FACTOR * gained)
 
     def _delete_candidate(self, stats, active, elbo):
         """The smallest active component, or -1 when its last test rules it out
         (``DELETE_RECHECK_GAP``); ``elbo`` is the last pass's per unit weight (None: test)."""
         k = int(active[np.argmin(stats.nk[active])])
         last = self.last_delete
-        if last is None or elbo is None or last.candidate != k or stats.nk[k] < 0.5 * last.count:
+        if last is None or elbo is None or last.candidate != k:
             return k
-        if last.skipped >= self.DELETE_RECHECK_ROUNDS:
-            return k
-        gained = max(float(elbo) - last.elbo, 0.0)
-        if last.deficit > max(self.DELETE_RECHECK_GAP, self.DELETE_RECHECK_FACTOR * gained):
+        if self._ruled_out(last, stats.nk[k], elbo, self.DELETE_RECHECK_GAP):
             self.last_delete = last._replace(skipped=last.skipped + 1)
             return -1
         return k
 
+    def _screened_pairs(self, pairs, stats, elbo):
+        """``pairs`` without those their last test rules out (``PAIR_RECHECK_GAP``)."""
+        if elbo is None or not self.last_pairs:
+            return pairs
+        keep = np.ones(pairs.shape[0], dtype=bool)
+        for m, (i, j) in enumerate(pairs.tolist()):
+            last = self.last_pairs.get((i, j))
+            count = stats.nk[i] + stats.nk[j]
+            if last is not None and self._ruled_out(last, count, elbo, self.PAIR_RECHECK_GAP):
+                self.last_pairs[(i, j)] = last._replace(skipped=last.skipped + 1)
+                keep[m] = False
+        return pairs[keep].reshape(-1, 2)
+
     def _candidates(self, dist, stats, elbo=None):
         """``(pairs, delete)`` from the (K, K) distances of the means at ``stats``: each active
-        component with its ``NEIGHBOURS`` nearest, and the smallest active component
-        (:meth:`_delete_candidate`; -1 for none)."""
+        component with its ``NEIGHBOURS`` nearest (:meth:`_screened_pairs`), and the smallest
+        active component (:meth:`_delete_candidate`; -1 for none)."""
         active = self._active(stats)
         dist = dist[np.ix_(active, active)]
         score = dist + dist.T
@@ -755,7 +782,7 @@ class _Moves:
                     pairs.add((min(a, b), max(a, b)))
         pairs = np.array(sorted(pairs), dtype=np.int32).reshape(-1, 2)
         pairs = active[pairs].astype(np.int32)
-        return pairs, self._delete_candidate(stats, active, elbo)
+        return self._screened_pairs(pairs, stats, elbo), self._delete_candidate(stats, active, elbo)
 
     def _elbos(self, table, proposals):
         """Exact ELBOs of proposals ``(members, entropy)``, each ``members`` the indices of its
@@ -812,9 +839,19 @@ class _Moves:
         self.last_ranked = np.argsort(-gains[: len(merges)], kind="stable")
         self.last_gains = gains[: len(merges)]
         best = int(np.argmax(gains)) if gains.size else -1
+        weight = float(target.nk.sum())
+        for (i, j, _), gain in zip(merges, gains):
+            if gain < 0:
+                self.last_pairs[(i, j)] = MoveTest(
+                    (i, j),
+                    -float(gain) / weight,
+                    float(base_value) / weight,
+                    target.nk[[i, j]].sum(),
+                )
+            else:
+                self.last_pairs.pop((i, j), None)
         if plan.delete >= 0:
-            weight = float(target.nk.sum())
-            self.last_delete = DeleteTest(
+            self.last_delete = MoveTest(
                 int(plan.delete),
                 -float(gains[-1]) / weight,
                 float(base_value) / weight,
@@ -822,7 +859,7 @@ class _Moves:
             )
         if best < 0 or not gains[best] > margin:
             return None
-        self.last_delete = None  # (a move is accepted: the fit has changed)
+        self._forget_tests()  # (a move is accepted: the fit has changed)
         if plan.delete >= 0 and best == len(merges):
             self.n_deletes += 1
             self.failed_trials = self.failed_births = 0
@@ -1046,7 +1083,7 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
                     stats = stats.fallback
                     relax.rejected()
             if folded:
-                plan, terms = moves.chosen(plan, stats, terms)
+                plan, terms = moves.chosen(plan, stats, terms, last_elbo)
             last_pass = (target, terms)
             elbo = (local - kl) / total
             since_moves += 1
