@@ -92,7 +92,7 @@ def test_a_large_fit_settling_at_an_overrelaxed_point_is_confirmed_by_its_exact_
 
     X, _ = large
     saved = 0
-    # (an exact pass entered early, when the next change is due below tol, is tested below)
+    # (an exact pass entered early, when the passes to come are due to gain < tol / 5: below)
     monkeypatch.setattr(_trainer, "_settles_next", lambda *args: False)
     for covariance_type in COV_TYPES:
         for seed in range(3):
@@ -112,7 +112,7 @@ def test_a_large_fit_settling_at_an_overrelaxed_point_is_confirmed_by_its_exact_
     assert saved >= 3  # (7 of the 12 fits on the machine this was written on)
 
 
-def test_the_next_change_is_predicted_from_two_shrinking_rises():
+def test_the_gain_to_come_is_predicted_from_two_shrinking_rises():
     from skbgmm._svi._trainer import _settles_next
 
     tol = 1e-6
@@ -127,9 +127,7 @@ def test_the_next_change_is_predicted_from_two_shrinking_rises():
     assert not _settles_next(2.09e-5, 2.28e-6, tol)
 
 
-def test_a_large_fit_whose_next_change_is_due_below_tol_ends_with_that_exact_pass(
-    capsys, monkeypatch
-):
+def test_a_large_fit_due_to_gain_little_more_takes_its_exact_pass_next(capsys, monkeypatch):
     # when the float32 changes shrink so fast that all the passes to come are due to gain less
     # than tol / 5, the exact float64 pass is taken as the next pass (a plain step from the
     # last point) and the fit ends if its change is below tol. Over every family and several

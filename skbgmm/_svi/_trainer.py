@@ -665,7 +665,8 @@ class _Moves:
         """A plan of every pair of the point's active components and its delete candidate, for
         a round whose pass picks its candidates itself (:meth:`chosen`); None when a planning
         call is cheaper (many rows or components) or there is nothing to plan. ``elbo`` is the
-        last pass's (per unit weight; :meth:`_delete_candidate`)."""
+        last pass's (per unit weight; :meth:`_delete_candidate`; the pairs are screened after
+        the pass, by :meth:`chosen`)."""
         point = _point(stats)[0]
         active = self._active(point)
         n_pairs = active.size * (active.size - 1) // 2
@@ -699,7 +700,7 @@ class _Moves:
         """The candidates a pass at ``stats`` should accumulate terms for (None: no round).
 
         ``stats`` may be a :class:`Candidate`: the same traced call checks it; ``elbo`` is the
-        last pass's (per unit weight; :meth:`_delete_candidate`). Returns
+        last pass's (per unit weight; :meth:`_screened_pairs`, :meth:`_delete_candidate`). Returns
         ``(plan, the statistics of the point, whether a candidate was rejected)``.
         """
         point, fallback, check = _point(stats)
@@ -846,7 +847,7 @@ class _Moves:
                     (i, j),
                     -float(gain) / weight,
                     float(base_value) / weight,
-                    target.nk[[i, j]].sum(),
+                    float(target.nk[[i, j]].sum()),
                 )
             else:
                 self.last_pairs.pop((i, j), None)
@@ -1052,8 +1053,8 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
             plan = None
             folded = False
             if tried:
+                last_elbo = lower_bounds[-1] if lower_bounds else None  # (screens candidates)
                 # small data: the pass takes every pair's terms and picks the candidates itself
-                last_elbo = lower_bounds[-1] if lower_bounds else None
                 if n_samples <= rows:
                     plan = moves.folded_plan(stats, n_samples, last_elbo)
                     folded = plan is not None
