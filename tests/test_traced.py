@@ -404,8 +404,8 @@ def test_second_moments_by_pair_or_by_component_give_the_same_fit(monkeypatch, n
     fits, used = {}, []
     step_for = _functions.Functions.step_for
 
-    def recording(self, single, n_components, n_features):
-        step = step_for(self, single, n_components, n_features)
+    def recording(self, single, n_components, n_features, pooled=False):
+        step = step_for(self, single, n_components, n_features, pooled)
         used.append(step._fn.__name__)
         return step
 

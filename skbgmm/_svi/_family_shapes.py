@@ -37,6 +37,9 @@ class CovarianceShapes:
     #: the posterior predictive of a component is a product of univariate Student-t laws (one
     #: Gamma per feature), rather than one multivariate Student-t
     independent_predictive: bool = False
+    #: a component's per-row work in a step grows as ``n_features`` to this power (its distances
+    #: and second moments: D^2 for 'full'; 'tied''s are one projection and one matrix for all)
+    row_work_power: int = 1
 
     @staticmethod
     def pair_moments_faster(n_components, n_features):
@@ -187,6 +190,7 @@ def _items(stats: Stats):
 class FullShapes(CovarianceShapes):
     name = "full"
     cov_rank, s2_rank, prior_rank = 3, 3, 2
+    row_work_power = 2
 
     def full_covariances(self, covariances, n_components, n_features):
         return np.asarray(covariances, dtype=np.float64)
@@ -215,6 +219,7 @@ class TiedShapes(FullShapes):
     name = "tied"
     shared = True
     cov_rank, s2_rank, prior_rank = 2, 2, 2
+    row_work_power = 1
 
     def full_covariances(self, covariances, n_components, n_features):
         cov = np.asarray(covariances, dtype=np.float64)

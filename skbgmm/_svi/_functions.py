@@ -302,19 +302,27 @@ class Functions:
         # ``check`` is set, move terms)
         check = tf.TensorSpec([], tf.bool)
         step_args = [frame, prior, _spec(0), stats, stats, check, pairs, delete]
-        self.step = _traced(self._step, input_signature=[x_spec, vec, *step_args])
-        # minibatch steps: per-point arithmetic in float32 (see the trainer's module docstring)
+        # minibatch steps: per-point arithmetic in float32 (see the trainer's module docstring);
+        # 'full' with at least as many components as features: second moments by pair of
+        # features; dead components as one column (:func:`._model.computed_components`): the
+        # variants of ``step_for``, each traced only if a fit uses it
         f32 = tf.TensorSpec([None, None], tf.float32)
-        self.step32 = _traced(self._step, input_signature=[f32, vec, *step_args])
+        self._steps = {}
+        for single, x in ((False, x_spec), (True, f32)):
+            for by_pair in (False, True) if hasattr(fam, "pair_second_moments") else (False,):
+                for pooled in (False, True):
+                    fn = self._step_variant(by_pair, pooled)
+                    variant = _traced(fn, input_signature=[x, vec, *step_args])
+                    self._steps[single, by_pair, pooled] = variant
+        self.step, self.step32 = self._steps[False, False, False], self._steps[True, False, False]
         if hasattr(fam, "pair_second_moments"):
-            # ('full' with at least as many components as features: second moments by pair of
-            # features, ``step_for``; each variant is traced only if a fit uses it)
-            step_pairs = self._step_by_pair
-            self.step_pairs = _traced(step_pairs, input_signature=[x_spec, vec, *step_args])
-            self.step32_pairs = _traced(step_pairs, input_signature=[f32, vec, *step_args])
+            self.step_pairs = self._steps[False, True, False]
+            self.step32_pairs = self._steps[True, True, False]
         patterns, index = _spec(2), tf.TensorSpec([None], tf.int32)
-        self.step_missing = _traced(
-            self._step_missing, input_signature=[x_spec, patterns, index, vec, *step_args]
+        missing_signature = [x_spec, patterns, index, vec, *step_args]
+        self.step_missing = _traced(self._step_missing, input_signature=missing_signature)
+        self.step_missing_pooled = _traced(
+            self._step_missing_pooled, input_signature=missing_signature
         )
         self.log_resp_missing = _traced(
             self._log_resp_missing, input_signature=[x_spec, patterns, index, post]
@@ -349,11 +357,22 @@ class Functions:
             input_signature=[frame, prior, _spec(0), stats, stats, tf.TensorSpec([], tf.bool)],
         )
 
-    def step_for(self, single, n_components, n_features):
-        """The step for rows of ``n_features`` and ``n_components`` (float32 if ``single``)."""
-        if self.fam.pair_moments_faster(n_components, n_features):
-            return self.step32_pairs if single else self.step_pairs
-        return self.step32 if single else self.step
+    def step_for(self, single, n_components, n_features, pooled=False):
+        """The step for rows of ``n_features`` and ``n_components`` (float32 if ``single``;
+        ``pooled``: the dead components as one column, which pays for its ~20 more operations
+        only where the rows' work per component is large)."""
+        by_pair = self.fam.pair_moments_faster(n_components, n_features)
+        return self._steps[bool(single), by_pair, bool(pooled)]
+
+    def _step_variant(self, by_pair, pooled):
+        """:meth:`_step` with ``by_pair`` and ``pooled`` set, named for them."""
+
+        def step(X_t, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete):
+            args = (X_t, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete)
+            return self._step(*args, by_pair=by_pair, pooled=pooled)
+
+        step.__name__ = "_step" + ("_by_pair" if by_pair else "") + ("_pooled" if pooled else "")
+        return step
 
     # -- pieces shared by the traced functions --------------------------------------------------
     def _in_frame(self, frame, prior, reg_covar):
@@ -382,11 +401,29 @@ class Functions:
         # (Select with a scalar condition hands one input on; SelectV2 would broadcast the
         # condition and copy element by element, ~8 us per statistic on 142 rows)
         used = Stats(*(tf.raw_ops.Select(condition=ok, x=a, y=b) for a, b in zip(stats, fallback)))
-        return prior_z, _model.posterior_from_stats(prior_z, reg_z, used, self.fam, self.wp), ok
+        post_z = _model.posterior_from_stats(prior_z, reg_z, used, self.fam, self.wp)
+        return prior_z, post_z, ok, used.nk
+
+    def _computed(self, counts, post_z):
+        """The components a step computes (:func:`._model.computed_components`)."""
+        n_features = dim(post_z.means, 1)
+        return _model.computed_components(counts, post_z, self.fam, self.wp, n_features)
 
     # -- traced entry points -------------------------------------------------------------------
     def _step(
-        self, X_t, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete, by_pair=False
+        self,
+        X_t,
+        w,
+        frame,
+        prior,
+        reg_covar,
+        stats,
+        fallback,
+        check,
+        pairs,
+        delete,
+        by_pair=False,
+        pooled=False,
     ):
         """One SVI local step on a batch: statistics, weighted log-evidence and global KL.
 
@@ -408,11 +445,14 @@ class Functions:
         The global quantities are float64; the per-point work runs in X_t's dtype and the batch
         statistics are returned in float64. ``by_pair`` (a variant traced of its own): the
         second moments from products of pairs of features (``Full.pair_second_moments``).
+        ``pooled`` (another): the rows' work for the live components and one column for the
+        dead ones (:func:`._model.computed_components`), the same statistics and terms.
         """
         dt = X_t.dtype
         Z_t = _model.columns_in_frame(X_t, frame.shift, frame.scale)
-        prior_z, post_z, ok = self._checked(frame, prior, reg_covar, stats, fallback, check)
-        log_resp, log_norm = _model.log_resp_of_columns(Z_t, post_z, self.fam, self.wp)
+        prior_z, post_z, ok, counts = self._checked(frame, prior, reg_covar, stats, fallback, check)
+        computed = self._computed(counts, post_z) if pooled else None
+        log_resp, log_norm = _model.log_resp_of_columns(Z_t, post_z, self.fam, self.wp, computed)
         w_dt = tf.cast(w, dt)
 
         def stats_of(weighted_resp, rows=None):
@@ -428,19 +468,35 @@ class Functions:
             )
 
         out = self._terms(
-            w, frame, prior_z, post_z, log_resp, log_norm, stats_of, None, pairs, delete
+            w, frame, prior_z, post_z, log_resp, log_norm, stats_of, None, pairs, delete, computed
         )
         return (*out, ok)
 
-    def _step_by_pair(self, X_t, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete):
-        """:meth:`_step` with the second moments from products of pairs of features."""
-        args = (X_t, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete)
-        return self._step(*args, by_pair=True)
-
-    def _step_missing(
+    def _step_missing_pooled(
         self, X, patterns, index, w, frame, prior, reg_covar, stats, fallback, check, pairs, delete
     ):
-        """:meth:`_step` for rows with missing coordinates (NaN), in float64.
+        """:meth:`_step_missing` with the dead components as one column."""
+        args = (X, patterns, index, w, frame, prior, reg_covar, stats, fallback, check, pairs)
+        return self._step_missing(*args, delete, pooled=True)
+
+    def _step_missing(
+        self,
+        X,
+        patterns,
+        index,
+        w,
+        frame,
+        prior,
+        reg_covar,
+        stats,
+        fallback,
+        check,
+        pairs,
+        delete,
+        pooled=False,
+    ):
+        """:meth:`_step` for rows with missing coordinates (NaN), in float64 (``pooled``: as
+        there).
 
         ``patterns`` (P, D) are the rows' missingness patterns (1 where observed) and ``index``
         (n,) each row's pattern. The responsibilities come from the observed coordinates, the
@@ -451,9 +507,10 @@ class Functions:
         observed = tf.gather(patterns, index)
         scaled = (X - frame.shift) / frame.scale
         Z = tf.where(observed > 0.0, scaled, tf.zeros_like(scaled))
-        prior_z, post_z, ok = self._checked(frame, prior, reg_covar, stats, fallback, check)
+        prior_z, post_z, ok, counts = self._checked(frame, prior, reg_covar, stats, fallback, check)
+        computed = self._computed(counts, post_z) if pooled else None
         log_resp, log_norm, block, entropy = _model.log_resp_observed(
-            Z, patterns, index, post_z, self.fam, self.wp
+            Z, patterns, index, post_z, self.fam, self.wp, computed
         )
         log_scale = tf.math.log(frame.scale)
         # in data units the missing coordinates' entropy gains their log scales
@@ -480,37 +537,74 @@ class Functions:
             tf.gather(entropy, index),
             pairs,
             delete,
+            computed,
         )
         return (*out, ok)
 
     def _terms(
-        self, w, frame, prior_z, post_z, log_resp, log_norm, stats_of, row_entropy, pairs, delete
+        self,
+        w,
+        frame,
+        prior_z,
+        post_z,
+        log_resp,
+        log_norm,
+        stats_of,
+        row_entropy,
+        pairs,
+        delete,
+        computed,
     ):
         """Statistics, log-evidence, KL and move terms of a step's responsibilities.
 
-        ``row_entropy`` (n, K) is the entropy of the completed coordinates of each row under each
-        component (None for complete rows).
+        The responsibilities (n, C) are those of the ``computed`` components
+        (:class:`._model.Computed`: the live ones and one column for the dead); the
+        statistics and the entropies are returned per component (K). ``row_entropy`` (n, C) is
+        the entropy of the completed coordinates of each row under each column (None for
+        complete rows). ``pairs`` and ``delete`` name live components.
         """
         dt = log_resp.dtype
         w_dt = tf.cast(w, dt)
         resp = tf.exp(log_resp)
         w_col = tf.expand_dims(w_dt, 1)
-        new_stats = Stats(*(tf.cast(s, DTYPE) for s in stats_of(resp * w_col)))
+        shared = (False, False, self.fam.shared)  # ('tied''s s2: all rows, no component axis)
+
+        def widened(stats):
+            if computed is None:
+                return stats
+            return Stats(*(s if sh else _model.widen(s, computed) for s, sh in zip(stats, shared)))
+
+        col_stats = Stats(*(tf.cast(s, DTYPE) for s in stats_of(resp * w_col)))
+        new_stats = widened(col_stats)
         # log-density in data units: the frame's Jacobian is -sum(log scale) per point
         local = tf.reduce_sum(w * tf.cast(log_norm, DTYPE)) - tf.reduce_sum(w) * tf.reduce_sum(
             tf.math.log(frame.scale)
         )
         kl = _model.global_kl(post_z, prior_z, self.fam, self.wp, dim(post_z.means, 1))
+        # splitting the dead components' column adds pooled_entropy per unit of its count
+        pooled = None
+        if computed is not None:
+            pooled = _model.is_pooled(computed, DTYPE) * computed.pooled_entropy
 
         def entropy_of(r, completion_entropy):
             h = -tf.math.xlogy(r, r)
             return h if completion_entropy is None else h + r * completion_entropy
 
-        h_rows = entropy_of(resp, row_entropy)  # (n, K)
+        h_rows = entropy_of(resp, row_entropy)  # (n, C)
         entropy = tf.cast(tf.linalg.matvec(h_rows, w_dt, transpose_a=True), DTYPE)
+        n_comp = dim(resp, 1)
+        if computed is not None:
+            entropy = _model.widen_entropy(entropy + pooled * col_stats.nk, col_stats.nk, computed)
+            # each live component's column
+            n_live = tf.size(computed.live)
+            column = tf.scatter_nd(
+                tf.expand_dims(computed.live, 1),
+                tf.range(n_live),
+                tf.reshape(computed.n_components, [1]),
+            )
+            pairs = tf.gather(column, pairs)
         # r_ni + r_nj for every pair as one product with a 0/1 matrix (exactly the sums: the
         # products are by one and zero), much faster than two column gathers
-        n_comp = dim(resp, 1)
         pick = tf.one_hot(pairs[:, 0], n_comp, dtype=dt) + tf.one_hot(pairs[:, 1], n_comp, dtype=dt)
         merged = tf.matmul(resp, pick, transpose_b=True)
         pair_h = -tf.math.xlogy(merged, merged)
@@ -527,20 +621,24 @@ class Functions:
             # (relatively below DELETE_TOL) is left out, and the others' entropy has a closed
             # form, (h_n - h_nd) / (1 - r_nd) + log(1 - r_nd) for the row's entropy h_n and its
             # component-d term h_nd. Otherwise (or on few rows) every row is recomputed.
-            gone = tf.one_hot(delete, n_comp, on_value=True, off_value=False)
+            d = delete if computed is None else tf.gather(column, delete)
+            gone = tf.one_hot(d, n_comp, on_value=True, off_value=False)
 
             def handed_over(log_r):
                 masked = tf.where(gone, tf.constant(-float("inf"), dt), log_r)
                 return tf.exp(masked - tf.reduce_logsumexp(masked, axis=1, keepdims=True))
 
-            r_d = tf.gather(resp, delete, axis=1)
+            r_d = tf.gather(resp, d, axis=1)
             held = r_d > tf.constant(DELETE_TOL, dt)
 
             def every_row():
                 r = handed_over(log_resp)
-                del_stats = tuple(tf.cast(s, DTYPE) for s in stats_of(r * w_col))
+                del_stats = Stats(*(tf.cast(s, DTYPE) for s in stats_of(r * w_col)))
                 del_entropy = tf.reduce_sum(w_col * entropy_of(r, row_entropy))
-                return del_stats + (tf.cast(del_entropy, DTYPE),)
+                del_entropy = tf.cast(del_entropy, DTYPE)
+                if pooled is not None:
+                    del_entropy += tf.reduce_sum(pooled * del_stats.nk)
+                return tuple(widened(del_stats)) + (del_entropy,)
 
             def held_rows():
                 rows = tf.where(held)[:, 0]
@@ -548,21 +646,31 @@ class Functions:
                 w_rows = tf.gather(w_dt, rows)
                 w_rows_col = tf.expand_dims(w_rows, 1)
                 change = stats_of((r - tf.gather(resp, rows)) * w_rows_col, rows)
-                keep = 1.0 - tf.one_hot(delete, n_comp, dtype=DTYPE)
-                per_component = (True, True, not self.fam.shared)  # ('tied': s2 of all rows)
-                del_stats = tuple(
-                    s * tf.reshape(keep, [-1] + [1] * (s.shape.rank - 1)) if per else s
-                    for s, per in zip(
-                        (s + tf.cast(c, DTYPE) for s, c in zip(new_stats, change)), per_component
+                keep = 1.0 - tf.one_hot(d, n_comp, dtype=DTYPE)
+                del_stats = Stats(
+                    *(
+                        s if sh else s * tf.reshape(keep, [-1] + [1] * (s.shape.rank - 1))
+                        for s, sh in zip(
+                            (s + tf.cast(c, DTYPE) for s, c in zip(col_stats, change)), shared
+                        )
                     )
                 )
                 completion = None if row_entropy is None else tf.gather(row_entropy, rows)
                 held_h = tf.reduce_sum(w_rows_col * entropy_of(r, completion))
                 rest = 1.0 - tf.where(held, tf.zeros_like(r_d), r_d)
-                rest_h = (tf.reduce_sum(h_rows, axis=1) - tf.gather(h_rows, delete, axis=1)) / rest
+                rest_h = (tf.reduce_sum(h_rows, axis=1) - tf.gather(h_rows, d, axis=1)) / rest
                 rest_h = tf.where(held, tf.zeros_like(r_d), rest_h + tf.math.log(rest))
                 del_entropy = tf.cast(held_h, DTYPE) + tf.cast(tf.reduce_sum(w_dt * rest_h), DTYPE)
-                return del_stats + (del_entropy,)
+                if pooled is not None:
+                    # the split of the dead components' column after the handover, every row's
+                    pooled_r = tf.linalg.matvec(resp, tf.cast(pooled, dt))
+                    pooled_r = tf.where(held, tf.zeros_like(r_d), pooled_r / rest)
+                    del_entropy += tf.cast(
+                        tf.reduce_sum(w_rows_col * r * tf.cast(pooled, dt))
+                        + tf.reduce_sum(w_dt * pooled_r),
+                        DTYPE,
+                    )
+                return tuple(widened(del_stats)) + (del_entropy,)
 
             n_rows = dim(held, 0)
             few = (2 * tf.reduce_sum(tf.cast(held, tf.int32)) <= n_rows) & (
@@ -635,7 +743,7 @@ class Functions:
         """(K, K) squared Mahalanobis distances of each component's posterior mean to each
         component (:meth:`_distances` of the means, in one call), and whether ``stats`` was used
         (``fallback`` is, when ``check`` is set and ``stats`` is not a proper posterior)."""
-        _, post_z, ok = self._checked(frame, prior, reg_covar, stats, fallback, check)
+        _, post_z, ok, _ = self._checked(frame, prior, reg_covar, stats, fallback, check)
         return self._means_to_components(post_z), ok
 
     def _means_to_components(self, post_z):
