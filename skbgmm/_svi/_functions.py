@@ -359,8 +359,8 @@ class Functions:
 
     def step_for(self, single, n_components, n_features, pooled=False):
         """The step for rows of ``n_features`` and ``n_components`` (float32 if ``single``;
-        ``pooled``: the dead components as one column, which pays for its ~20 more operations
-        only where the rows' work per component is large)."""
+        ``pooled``: the dead components as one column, which pays for its ~400 more graph
+        nodes only where the rows' work per component is large)."""
         by_pair = self.fam.pair_moments_faster(n_components, n_features)
         return self._steps[bool(single), by_pair, bool(pooled)]
 
@@ -595,14 +595,7 @@ class Functions:
         n_comp = dim(resp, 1)
         if computed is not None:
             entropy = _model.widen_entropy(entropy + pooled * col_stats.nk, col_stats.nk, computed)
-            # each live component's column
-            n_live = tf.size(computed.live)
-            column = tf.scatter_nd(
-                tf.expand_dims(computed.live, 1),
-                tf.range(n_live),
-                tf.reshape(computed.n_components, [1]),
-            )
-            pairs = tf.gather(column, pairs)
+            pairs = tf.gather(computed.column, pairs)
         # r_ni + r_nj for every pair as one product with a 0/1 matrix (exactly the sums: the
         # products are by one and zero), much faster than two column gathers
         pick = tf.one_hot(pairs[:, 0], n_comp, dtype=dt) + tf.one_hot(pairs[:, 1], n_comp, dtype=dt)
@@ -621,7 +614,7 @@ class Functions:
             # (relatively below DELETE_TOL) is left out, and the others' entropy has a closed
             # form, (h_n - h_nd) / (1 - r_nd) + log(1 - r_nd) for the row's entropy h_n and its
             # component-d term h_nd. Otherwise (or on few rows) every row is recomputed.
-            d = delete if computed is None else tf.gather(column, delete)
+            d = delete if computed is None else tf.gather(computed.column, delete)
             gone = tf.one_hot(d, n_comp, on_value=True, off_value=False)
 
             def handed_over(log_r):

@@ -93,6 +93,8 @@ class Computed(NamedTuple):
     share: object  # (M,) float64
     pooled_entropy: object  # () float64
     n_components: object  # () int32
+    index: object  # (L + M, 1) int32: where the live, then the dead, components go (widen)
+    column: object  # (K,) int32: each live component's column
 
 
 def computed_components(counts, post, fam, wp, n_features):
@@ -107,6 +109,7 @@ def computed_components(counts, post, fam, wp, n_features):
     pooled = tf.reduce_logsumexp(const_dead, keepdims=True)  # (1,); -inf with no dead one
     share = tf.exp(const_dead - pooled)
     n_pooled = tf.minimum(tf.size(dead), 1)
+    n_live = tf.size(live)
     return Computed(
         live=live,
         dead=dead,
@@ -115,6 +118,8 @@ def computed_components(counts, post, fam, wp, n_features):
         share=share,
         pooled_entropy=-tf.reduce_sum(tf.math.xlogy(share, share)),
         n_components=n_components,
+        index=tf.expand_dims(tf.concat([live, dead], 0), 1),
+        column=tf.scatter_nd(tf.expand_dims(live, 1), tf.range(n_live), [n_components]),
     )
 
 
@@ -145,9 +150,8 @@ def widen(values, computed):
     n_live = tf.size(computed.live)
     share = tf.reshape(tf.cast(computed.share, values.dtype), [-1] + [1] * (values.shape.rank - 1))
     parts = tf.concat([values[:n_live], share * values[n_live:]], 0)
-    index = tf.expand_dims(tf.concat([computed.live, computed.dead], 0), 1)
     shape = tf.concat([[computed.n_components], tf.shape(values)[1:]], 0)
-    return tf.scatter_nd(index, parts, shape)
+    return tf.scatter_nd(computed.index, parts, shape)
 
 
 def widen_entropy(entropy, counts, computed):
@@ -158,9 +162,8 @@ def widen_entropy(entropy, counts, computed):
     pooled_h, pooled_n = entropy[n_live:], counts[n_live:]
     h, share = computed.pooled_entropy, computed.share
     dead = share * (pooled_h - h * pooled_n) - tf.math.xlogy(share, share) * pooled_n
-    index = tf.expand_dims(tf.concat([computed.live, computed.dead], 0), 1)
     parts = tf.concat([entropy[:n_live], dead], 0)
-    return tf.scatter_nd(index, parts, tf.reshape(computed.n_components, [1]))
+    return tf.scatter_nd(computed.index, parts, tf.reshape(computed.n_components, [1]))
 
 
 def log_resp(X, post, fam, wp):
