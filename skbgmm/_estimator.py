@@ -30,6 +30,7 @@ from ._svi._records import (
     Posterior,
     Prior,
 )
+from ._svi._sizes import step_rows
 
 _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 _FULL_BATCH_MAX = 1 << 18  # 'auto' batch size: whole data set (CAVI) up to this many rows
@@ -497,8 +498,9 @@ default='dirichlet_process'
                 return min(n_samples, _GRADIENT_AUTO_BATCH)
             if n_samples <= _FULL_BATCH_MAX:
                 return n_samples
-            # 1/16 of the data, but at most ~2**22 (rows x components x features) per step
-            cap = max(_MIN_AUTO_BATCH, (1 << 22) // max(1, self.n_components * n_features))
+            # 1/16 of the data, but at most what one traced call takes (~2**22 rows x
+            # components x features), and at least _MIN_AUTO_BATCH rows (computed in parts)
+            cap = max(_MIN_AUTO_BATCH, step_rows(self.n_components, n_features))
             return int(min(cap, max(_MIN_AUTO_BATCH, n_samples // 16)))
         return int(self.batch_size)
 

@@ -14,14 +14,8 @@ from . import _model
 from ._functions import functions
 from ._patterns import filled, missing_rows
 from ._records import Config, Posterior, float64
+from ._sizes import chunk_rows
 from ._tf import tf, tfp
-
-_CHUNK_ELEMENTS = 1 << 21  # rows * n_components * n_features per chunk
-
-
-def chunk_rows(n_components: int, n_features: int) -> int:
-    """Rows per chunk for full passes and prediction, bounding the (n, K, D) temporaries."""
-    return int(max(256, _CHUNK_ELEMENTS // max(1, n_components * n_features)))
 
 
 def _post_tensors(post: Posterior) -> Posterior:

@@ -32,7 +32,6 @@ from ._family_shapes import covariance_shapes
 from ._functions import functions
 from ._model import DEAD_SHARE
 from ._patterns import filled, missing_rows
-from ._predict import chunk_rows
 from ._predict import log_resp as predictive_log_resp
 from ._progress import PassProgress
 from ._records import (
@@ -50,6 +49,7 @@ from ._records import (
     frozen,
     to_numpy,
 )
+from ._sizes import chunk_rows, step_rows
 from ._stopping import ChangeBelow
 
 # Minibatch epochs stop paying once an epoch moves the ELBO by less than this (nats per unit of
@@ -83,9 +83,24 @@ def initial_state(X, sample_weight, resp, frame: Frame, config: Config, factor, 
     w = _as_f64(sample_weight)
     # missing entries start at the data mean (the frame's shift); the first step completes them
     X = filled(X, frame.shift)
-    stats = to_numpy(fns.batch_stats(X, w, _as_f64(resp), float64(frame)))
+    stats = batch_stats(fns, X, w, _as_f64(resp), float64(frame))
     stats = covariance_shapes(config.covariance_type).scale(stats, factor)
     return State(stats=stats, frame=frozen(frame), n_steps=0, total_samples=float(total_samples))
+
+
+def batch_stats(fns, X, w, resp, frame):
+    """``fns.batch_stats`` of the rows ``X`` (weights ``w``, responsibilities ``resp``) as
+    float64 NumPy statistics, summed over parts of at most :func:`step_rows` rows (the
+    temporaries of one call grow as rows x K x D)."""
+    X, w, resp = np.asarray(X), np.asarray(w), np.asarray(resp)
+    limit = step_rows(resp.shape[1], X.shape[1])
+    total = None
+    for s in range(0, max(X.shape[0], 1), limit):
+        part = to_numpy(
+            fns.batch_stats(X[s : s + limit], w[s : s + limit], resp[s : s + limit], frame)
+        )
+        total = part if total is None else Stats(*(a + b for a, b in zip(total, part)))
+    return total
 
 
 def _run_here(step, X, w, *args):
@@ -201,9 +216,19 @@ def chunk_step(X, w, config, frame, prior, reg_covar, stats, single, plan=NO_MOV
     default; a ``tf.distribute`` source shares the rows out across its replicas).
 
     Rows with missing entries (NaN) take the partially observed step, in float64 and in this
-    process; a row with no observed entry is given no weight.
+    process; a row with no observed entry is given no weight. More rows than
+    :func:`step_rows` (a large minibatch) are taken in parts of at most that many, their
+    statistics and terms summed, so that no call's temporaries outgrow the data.
     """
     w = _as_f64(w)
+    limit = step_rows(*np.shape(_point(stats)[0].s1))
+    n_rows = int(np.shape(X)[0])
+    if n_rows > limit:
+        args = (config, frame, prior, reg_covar, stats, single, plan, runner)
+        parts = [
+            chunk_step(X[s : s + limit], w[s : s + limit], *args) for s in range(0, n_rows, limit)
+        ]
+        return _combined(parts, n_rows)
     single = single and _single_precision_frame(frame)
     rows = missing_rows(X)
     if rows is None:
@@ -241,13 +266,18 @@ def chunk_step(X, w, config, frame, prior, reg_covar, stats, single, plan=NO_MOV
         np.int32(plan.delete),
     )
     parts.append(_step_output(out, w_missing, rows.incomplete.size))
+    return _combined(parts, int(X.shape[0]))
+
+
+def _combined(parts, n_rows):
+    """One :func:`chunk_step` output from those of parts of its rows (the KL is global)."""
     b = Stats(*(sum(p[0][i] for p in parts) for i in range(3)))
     return (
         b,
         sum(p[1] for p in parts),
         parts[0][2],
         sum(p[3] for p in parts),
-        int(X.shape[0]),
+        n_rows,
         _sum_terms([p[5] for p in parts]),
         _agreed([p[6] for p in parts]),
     )
@@ -617,7 +647,7 @@ class _Moves:
         j = int(spare[0])
         one_hot = np.zeros((Xk.shape[0], target.nk.shape[0]))
         one_hot[np.arange(Xk.shape[0]), np.where(labels == 0, k, j)] = 1.0
-        split = to_numpy(self.fns.batch_stats(Xk, wk, one_hot, self.frame))
+        split = batch_stats(self.fns, Xk, wk, one_hot, self.frame)
         split = self.shapes.scale(split, target.nk[k] / wk.sum())
         both = np.zeros(target.nk.shape[0], dtype=bool)
         both[[k, j]] = True
@@ -868,6 +898,12 @@ class _Moves:
         self.last_ranked = np.argsort(-gains[: len(merges)], kind="stable")
         self.last_gains = gains[: len(merges)]
         best = int(np.argmax(gains)) if gains.size else -1
+        if merges and best == len(merges) and not gains[best] > gains[: len(merges)].max() + margin:
+            # a delete no better than the best merge (beyond the margin) is the same proposal
+            # when the deleted component's rows are shared with that one component alone
+            # (r_nj / (1 - r_nd) = r_nj + r_nd): which wins is rounding, and the merges may
+            # continue with further disjoint merges in this round
+            best = int(np.argmax(gains[: len(merges)]))
         weight = float(target.nk.sum())
         for (i, j, _), gain in zip(merges, gains):
             if gain < 0:
@@ -1436,8 +1472,14 @@ def _far(fns, X, w, frame, prior, reg, stats, used):
     from scipy.stats import chi2
 
     rows = missing_rows(X)
+    limit = step_rows(*stats.s1.shape)
     if rows is None:
-        dist = np.asarray(fns.distances(X, frame, prior, reg, stats))[:, used].min(axis=1)
+        dist = np.concatenate(
+            [
+                np.asarray(fns.distances(X[s : s + limit], frame, prior, reg, stats))
+                for s in range(0, X.shape[0], limit)
+            ]
+        )[:, used].min(axis=1)
         return (dist > chi2.ppf(_BIRTH_QUANTILE, X.shape[1])) & (w > 0)
     # rows with missing entries: the distance of the observed part, against its own quantile
     far = np.zeros(X.shape[0], dtype=bool)
@@ -1447,13 +1489,24 @@ def _far(fns, X, w, frame, prior, reg, stats, used):
         )
     part = rows.incomplete[~rows.empty]
     if part.size:
-        keep = ~rows.empty
-        dist = np.asarray(
-            fns.distances_missing(
-                X[part], rows.patterns, rows.index[keep], frame, prior, reg, stats
-            )
+        index = rows.index[~rows.empty]
+        dist = np.concatenate(
+            [
+                np.asarray(
+                    fns.distances_missing(
+                        X[part[s : s + limit]],
+                        rows.patterns,
+                        index[s : s + limit],
+                        frame,
+                        prior,
+                        reg,
+                        stats,
+                    )
+                )
+                for s in range(0, part.size, limit)
+            ]
         )[:, used].min(axis=1)
-        d_obs = rows.patterns.sum(axis=1)[rows.index[keep]]
+        d_obs = rows.patterns.sum(axis=1)[index]
         far[part] = (dist > chi2.ppf(_BIRTH_QUANTILE, d_obs)) & (w[part] > 0)
     return far
 
@@ -1481,7 +1534,7 @@ def _births(fns, Xf, wf, config, prior, reg, state, rng):
     labels = KMeans(n_clusters=n_new, n_init=1, random_state=rng).fit(Xf, sample_weight=wf).labels_
     resp = np.zeros((n_far, stats.nk.shape[0]))
     resp[np.arange(n_far), spare[labels]] = 1.0
-    seed = to_numpy(fns.batch_stats(Xf, wf, resp, state.frame))
+    seed = batch_stats(fns, Xf, wf, resp, state.frame)
     drop = np.zeros(stats.nk.shape[0], dtype=bool)
     drop[spare[:n_new]] = True
     shapes = covariance_shapes(config.covariance_type)
