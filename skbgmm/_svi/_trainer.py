@@ -62,6 +62,13 @@ SINGLE_PRECISION_ROWS = 1 << 16
 #: a float32 pass agrees with float64's at the same point to about 1e-7 per unit weight
 #: (measured on 0.3-1M-row fits, 'full' and 'diag'), ten times below this
 CROSS_PRECISION_TOL = 1e-6
+#: ... and it grows with the number of features: float32 and float64 passes at the same point
+#: differ by about 1e-8 per unit weight and feature (100,000-row blobs, 'full', data in two
+#: scales: 0.8-1.8e-7 at D=10, 1.2e-7 at D=20, 0.5-3.0e-7 at D=50, 5.8e-7 to 1.15e-6 at D=100),
+#: so a change across precisions is trusted only for ``tol`` of at least this times D as well
+#: (D=10: 1e-6, the default tol; at D=100 a confirmation failed on the discrepancy alone and
+#: sent the fit back to float32 passes, 7 passes instead of 5)
+CROSS_PRECISION_PER_FEATURE = 1e-7
 #: float32 per-point work needs the frame's scales, and with them the centred rows, well inside
 #: float32's normal range (1.2e-38 to 3.4e38): data in units of 1e-39 came out as subnormals,
 #: and a fit of 70,000 such rows ran 500 passes to an ARI of 0. Outside these bounds every step
@@ -1015,7 +1022,8 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     for by a float32 pass of its own; a move it accepts sends the fit back to float32 passes).
     When the float32 passes settle at an over-relaxed point, which proves nothing on its own,
     the exact pass is also the plain step that confirms the fixed point (its change is
-    measured against the float32 ELBO, so only for ``tol >= CROSS_PRECISION_TOL``); if it
+    measured against the float32 ELBO, so only where ``tol`` is well above the two precisions'
+    discrepancy, ``CROSS_PRECISION_TOL`` and ``CROSS_PRECISION_PER_FEATURE``); if it
     does not, float32 passes resume and settle with a plain float32 step as on smaller data.
     The same holds when two float32 changes shrink so fast that the passes to come are due to
     gain less than ``tol / 5`` (:func:`_settles_next`): the exact pass is then the next pass.
@@ -1048,7 +1056,9 @@ def run(source, n_samples, config: Config, prior: Prior, options: Options, state
     last_pass = None
     exact_round = False  # the next pass: float64, with a move round, possibly the last
     confirming = False  # ... and the plain step from an over-relaxed point that had settled
-    can_confirm = single and options.tol >= CROSS_PRECISION_TOL
+    can_confirm = single and options.tol >= max(
+        CROSS_PRECISION_TOL, CROSS_PRECISION_PER_FEATURE * n_features
+    )
     final_done = False
     round_plan = None  # the plan of the last move round evaluated since the last accepted move
 
