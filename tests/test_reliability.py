@@ -160,14 +160,10 @@ def test_a_large_fit_due_to_gain_little_more_takes_its_exact_pass_next(capsys, m
     assert saved >= 3
 
 
-def test_many_features_take_no_confirmation_their_float32_rounding_cannot_pass(monkeypatch):
-    # float32 and float64 passes at one point differ by ~1e-8 per unit weight and feature:
-    # 1.15e-6 at D=100, above the default tol. Confirming an over-relaxed fixed point with the
-    # exact pass then failed on that discrepancy alone and sent the fit back to float32 passes
-    # (7 passes and two float64 ones where 5 and one do)
+def _record_precisions(monkeypatch):
+    """A list that receives, for each full pass of the fits to come, whether it was float32."""
     from skbgmm._svi import _trainer
 
-    X = make_blobs(120_000, 100, centers=10, cluster_std=4.0, random_state=0)[0][:100_000]
     passes = []
     full_pass = _trainer._full_pass
 
@@ -176,6 +172,17 @@ def test_many_features_take_no_confirmation_their_float32_rounding_cannot_pass(m
         return full_pass(*args, single=single, **kw)
 
     monkeypatch.setattr(_trainer, "_full_pass", recording)
+    return passes
+
+
+def test_many_features_take_no_confirmation_their_float32_rounding_cannot_pass(monkeypatch):
+    # float32 and float64 passes at one point differ by ~1e-8 per unit weight and feature:
+    # 1.15e-6 at D=100, above the default tol. Confirming an over-relaxed fixed point with the
+    # exact pass then failed on that discrepancy alone and sent the fit back to float32 passes
+    # (7 passes and two float64 ones where 5 and one do)
+
+    X = make_blobs(120_000, 100, centers=10, cluster_std=4.0, random_state=0)[0][:100_000]
+    passes = _record_precisions(monkeypatch)
     gmm = VariationalGMM(n_components=10, random_state=0).fit(X)
     assert gmm.converged_
     exact = [i for i, single in enumerate(passes) if not single]
@@ -201,14 +208,7 @@ def test_an_exact_pass_that_does_not_confirm_the_fixed_point_resumes_the_float32
             break
     assert confirmed.n_iter_ < plain.n_iter_
     capsys.readouterr()
-    passes = []
-    full_pass = _trainer._full_pass
-
-    def recording(*args, single=False, **kw):
-        passes.append(single)
-        return full_pass(*args, single=single, **kw)
-
-    monkeypatch.setattr(_trainer, "_full_pass", recording)
+    passes = _record_precisions(monkeypatch)
     # every confirmation fails: the fit must carry on and still end at the same fixed point
     monkeypatch.setattr(_stopping.ChangeBelow, "below", lambda self, value: False)
     gmm = VariationalGMM(**kw).fit(X)
