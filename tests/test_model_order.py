@@ -14,6 +14,8 @@ from sklearn.exceptions import ConvergenceWarning
 from skbgmm import VariationalGMM
 from skbgmm._data import make_recipe_data
 
+from .test_estimator import assert_dips_recovered
+
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 
 
@@ -66,14 +68,9 @@ def test_lower_bound_never_drops_across_moves():
     X, _ = make_blobs(n_samples=3000, centers=3, n_features=2, cluster_std=1.0, random_state=3)
     gmm = VariationalGMM(n_components=10, random_state=0, verbose=0).fit(X)
     assert gmm.n_moves_["merges"] > 0
-    lb = gmm.lower_bounds_
-    best = np.maximum.accumulate(lb)
-    # a dip is only ever an over-relaxed step that is then undone: the value after it is back
-    # at the best so far, and the fit ends at its best
-    dips = np.flatnonzero(lb < best - 1e-9)
-    assert np.all(lb[np.minimum(dips + 1, lb.size - 1)] >= best[dips] - 1e-9)
-    assert lb[-1] >= lb.max() - 1e-9
-    assert gmm.n_iter_ == lb.size
+    # a dip is only ever an over-relaxed step that is then undone, moves included
+    assert_dips_recovered(gmm.lower_bounds_, 1e-9)
+    assert gmm.n_iter_ == gmm.lower_bounds_.size
 
 
 def test_moves_off_is_coordinate_ascent_and_on_beats_it(recipe):
@@ -172,10 +169,11 @@ def test_a_late_cluster_in_batches_of_five_rows_gets_its_own_component(tmp_path)
     assert gmm.n_samples_seen_ == 3000
 
 
-@pytest.mark.parametrize("seed", [2, 5])
+@pytest.mark.parametrize("seed", [2, 3])
 def test_a_component_covering_two_clusters_is_split(seed):
     # random_from_data starts two of the four components in one cluster: coordinate ascent
     # leaves one component over two clusters (weight 0.5); a refined split (birth) fixes it
+    # (seeds where the fit without moves is stuck: of seeds 0-11, 2, 3 and 11 are)
     X, y = make_blobs(3000, 2, centers=[[0, 0], [6, 0], [0, 6], [6, 6]], random_state=0)
     kw = dict(n_components=4, random_state=seed, init_params="random_from_data")
     off = VariationalGMM(moves=False, **kw).fit(X)

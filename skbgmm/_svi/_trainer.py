@@ -492,10 +492,16 @@ class _Overrelaxation:
     since the statistics are the natural parameters, ``s + omega (t - s)`` is a natural-gradient
     step of size ``omega``, and ``omega = 1`` is plain coordinate ascent. While the ELBO keeps
     improving, ``omega`` grows by ``GROWTH`` (up to ``MAX_STEP``); when a pass finds the ELBO
-    lower than at the previous point, the extrapolation is undone (back to that point's plain
-    update) and ``omega`` restarts at 1. Slowly converging fits (overlapping clusters) need
-    several times fewer passes; a step that would leave the statistics invalid (a negative
-    count, a covariance that is not positive definite) is never taken. The covariance check is
+    lower than at the previous point, the extrapolation is undone and ``omega`` restarts at 1.
+    The pass that found the dip has computed the plain update of the extrapolated point, which
+    is usually still ahead of the previous point: the next pass evaluates it (as a point that
+    is not a plain update of the last one, so its change cannot end the fit), and only if it
+    too is below the previous point does the fit go back to that point's plain update (10
+    seeds of each bundled set, n_components=10, passes summed: digits 399 -> 343, breast
+    cancer 246 -> 237, wine 180 -> 175, iris 133 -> 133, final ELBOs higher on average). Slowly
+    converging fits (overlapping clusters) need several times fewer passes; a step that would
+    leave the statistics invalid (a negative count, a covariance that is not positive definite)
+    is never taken. The covariance check is
     made by the traced call that first needs the point (the pass that evaluates it, or a move
     round's planning call): a :class:`Candidate` falls back to the plain update it extrapolates
     from, then :meth:`rejected`.
@@ -509,6 +515,7 @@ class _Overrelaxation:
         self.plain = None  # the plain update of the last accepted point
         self.next_plain = True  # the point returned by the last step is a plain update
         self.evaluated_plain = True  # the point evaluated by the last step was a plain update
+        self.salvaged = None  # while the plain update of a dipped point is tried: the fallback
         self.reset(enabled=True)
 
     def reset(self, enabled):
@@ -523,18 +530,28 @@ class _Overrelaxation:
         self.omega = 1.0
         self.best = -np.inf
         self.next_plain = True
+        self.salvaged = None
 
     def dip(self, elbo):
-        """Whether ``elbo`` (at an extrapolated point) is worse than the last point's."""
-        return elbo < self.best - 1e-12 * abs(self.best) and self.omega > 1.0
+        """Whether ``elbo`` (at an extrapolated point, or at the plain update of one that
+        dipped) is worse than the last point's."""
+        return elbo < self.best - 1e-12 * abs(self.best) and (
+            self.omega > 1.0 or self.salvaged is not None
+        )
 
     def step(self, stats, target, elbo):
         """Returns (next statistics, whether ``stats`` was accepted)."""
         self.evaluated_plain = self.next_plain
         if self.dip(elbo):
             self.omega = 1.0
+            if self.salvaged is None:
+                self.salvaged = self.plain
+                self.next_plain = False
+                return target, False
+            fallback, self.salvaged = self.salvaged, None
             self.next_plain = True
-            return self.plain, False
+            return fallback, False
+        self.salvaged = None
         self.best = max(self.best, elbo)
         self.plain = target
         self.next_plain = True
