@@ -52,6 +52,35 @@ def assert_dips_recovered(lb, atol):
     assert lb[-1] >= lb.max() - atol
 
 
+@pytest.mark.parametrize("recovers", [True, False])
+def test_a_dip_tries_the_dipped_points_update_then_the_last_points(recovers):
+    from skbgmm._svi._records import Stats
+    from skbgmm._svi._trainer import _Overrelaxation
+
+    def point(v):
+        return Stats(np.array([10.0 + v]), np.array([[v]]), np.array([[v]]))
+
+    relax = _Overrelaxation(needs_validity_check=False)
+    relax.restart(point(0.0))
+    nxt, accepted = relax.step(point(0.0), point(1.0), -10.0)  # plain step: take the target
+    assert accepted and nxt == point(1.0)
+    nxt, accepted = relax.step(point(1.0), point(2.0), -9.0)  # extrapolated by 1.5
+    assert accepted and np.allclose(nxt.s1, 2.5) and not relax.next_plain
+    # the extrapolated point is lower: its own plain update is evaluated next
+    nxt, accepted = relax.step(nxt, point(2.7), -9.5)
+    assert not accepted and nxt == point(2.7)
+    if recovers:
+        nxt, accepted = relax.step(nxt, point(3.0), -8.0)
+        assert accepted and not relax.evaluated_plain  # (its change cannot end the fit)
+        assert np.allclose(nxt.s1, 2.7 + 1.5 * 0.3)  # over-relaxation goes on from there
+    else:
+        # lower too: back to the plain update of the last point before the dip
+        nxt, accepted = relax.step(nxt, point(2.8), -9.2)
+        assert not accepted and nxt == point(2.0) and relax.next_plain
+        nxt, accepted = relax.step(nxt, point(2.5), -8.5)
+        assert accepted and relax.evaluated_plain
+
+
 def test_import_does_not_load_tensorflow():
     code = (
         "import sys, skbgmm; from skbgmm import VariationalGMM; "
