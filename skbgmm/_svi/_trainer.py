@@ -635,7 +635,14 @@ class _Moves:
         return (elbo - lower_bounds[-self.EVERY]) / self.EVERY < self.SLOW_GAIN
 
     BIRTH_ROWS = 4096  # rows of a subsample that a split is computed on
-    BIRTH_GIVE_UP = 2  # passes after which a split still behind the fixed point is abandoned
+    #: passes after which a split still behind the fixed point is abandoned: the first pass
+    #: evaluates the split itself (its 2-means statistics with the responsibilities they
+    #: imply). At 1 instead of 2, ten seeds of each bundled set lost no split and saved a pass
+    #: per fit (wine 175 -> 165 passes, digits 343 -> 333, the same ELBOs), and 144 fits of
+    #: blobs from ``init_params='random_from_data'`` (4 clusters in 2-D and 6 in 5-D, every
+    #: covariance type; 4 in 2-D, two of them 3 to 4 apart, K=4 and 6) took the same 153
+    #: splits to the same ELBOs
+    BIRTH_GIVE_UP = 1
 
     def refined_birth(self, source, target, elbo, budget, refine_pass, rng):
         """At a fixed point with a spare component: split the largest one in two, refine, test.
@@ -645,7 +652,7 @@ class _Moves:
         2-means into it and a spare component, the statistics scaled to the component's count;
         the split is refined by plain passes and kept only if the ELBO beats the fixed
         point's. A split still behind after ``BIRTH_GIVE_UP`` passes is abandoned, so a fit
-        that is already right pays two passes. One trial per fixed point.
+        that is already right pays one pass. One trial per fixed point.
         Returns ``(statistics, ELBO)`` or None.
         """
         from sklearn.cluster import KMeans
