@@ -501,10 +501,9 @@ class _Overrelaxation:
     cancer 246 -> 237, wine 180 -> 175, iris 133 -> 133, final ELBOs higher on average). Slowly
     converging fits (overlapping clusters) need several times fewer passes; a step that would
     leave the statistics invalid (a negative count, a covariance that is not positive definite)
-    is never taken. The covariance check is
-    made by the traced call that first needs the point (the pass that evaluates it, or a move
-    round's planning call): a :class:`Candidate` falls back to the plain update it extrapolates
-    from, then :meth:`rejected`.
+    is never taken. The covariance check is made by the traced call that first needs the point
+    (the pass that evaluates it, or a move round's planning call): a :class:`Candidate` falls
+    back to the plain update it extrapolates from, then :meth:`rejected`.
     """
 
     GROWTH = 1.5
