@@ -192,6 +192,14 @@ DELETE_TOL = 1e-14
 #: than picking some (iris, 120 rows: fits 1.04x the old time picking, 1.00x recomputing all,
 #: both against the old code in one process)
 DELETE_MIN_ROWS = 256
+#: when more than half the rows are above ``DELETE_TOL`` (a candidate that overlaps most of the
+#: data), only the rows whose responsibility for it exceeds this are recomputed from their
+#: log-responsibilities; every other row's handover ``r_nj / (1 - r_nd)`` is computed from its
+#: responsibilities directly (``1 - r_nd`` is at least a half there, so nothing cancels) and its
+#: statistics' change accumulated in one product with the pass's own: exact like recomputing
+#: every row, at a fraction of the row-wise work (1M x 10 blobs, K=10, 'full', float32: a
+#: tenth of the rows above, 79-97% above ``DELETE_TOL``)
+DELETE_OWNED = 0.5
 
 
 def _without_grappler(serialized):
@@ -455,13 +463,15 @@ class Functions:
         log_resp, log_norm = _model.log_resp_of_columns(Z_t, post_z, self.fam, self.wp, computed)
         w_dt = tf.cast(w, dt)
 
-        def stats_of(weighted_resp, rows=None):
+        def stats_of(weighted_resp, rows=None, change=False):
+            # a change of the responsibilities (of some rows, or ``change`` of every row):
+            # 'tied''s shared second moments (all rows, whichever component) do not depend on
+            # them, hence no row weights
             if rows is None:
+                weights = tf.zeros_like(w_dt) if change else w_dt
                 return _model.sufficient_stats_of_columns(
-                    Z_t, weighted_resp, w_dt, self.fam, by_pair
+                    Z_t, weighted_resp, weights, self.fam, by_pair
                 )
-            # a change of the responsibilities of some rows: 'tied''s shared second moments
-            # (all rows, whichever component) do not depend on them, hence no row weights
             rows_z = tf.gather(Z_t, rows, axis=1)
             return _model.sufficient_stats_of_columns(
                 rows_z, weighted_resp, tf.zeros_like(rows_z[0]), self.fam, by_pair
@@ -518,7 +528,9 @@ class Functions:
         log_norm = log_norm + tf.linalg.matvec(1.0 - observed, log_scale)
         n_patterns = dim(patterns, 0)
 
-        def stats_of(weighted_resp, rows=None):
+        def stats_of(weighted_resp, rows=None, change=False):
+            # ('tied''s shared second moments are the rows' sums over components: a change of
+            # responsibilities that sums to zero in each row leaves them as they are)
             if rows is None:
                 return _model.completed_stats(block, weighted_resp, index, n_patterns, self.fam)
             part = block._replace(completed=tf.gather(block.completed, rows))
@@ -613,7 +625,10 @@ class Functions:
             # theirs are recomputed: the statistics change by theirs, the others' change
             # (relatively below DELETE_TOL) is left out, and the others' entropy has a closed
             # form, (h_n - h_nd) / (1 - r_nd) + log(1 - r_nd) for the row's entropy h_n and its
-            # component-d term h_nd. Otherwise (or on few rows) every row is recomputed.
+            # component-d term h_nd. When most rows are above DELETE_TOL, the same with the
+            # rows above DELETE_OWNED recomputed and every other row's change accumulated from
+            # r_nj r_nd / (1 - r_nd) (no cancellation: r_nd is at most a half there).
+            # Otherwise (or on few rows) every row is recomputed.
             d = delete if computed is None else tf.gather(computed.column, delete)
             gone = tf.one_hot(d, n_comp, on_value=True, off_value=False)
 
@@ -633,12 +648,20 @@ class Functions:
                     del_entropy += tf.reduce_sum(pooled * del_stats.nk)
                 return tuple(widened(del_stats)) + (del_entropy,)
 
-            def held_rows():
+            def held_rows(held, the_rest):
+                # (``the_rest``: the other rows' change is accumulated too, not left out)
                 rows = tf.where(held)[:, 0]
                 r = handed_over(tf.gather(log_resp, rows))
                 w_rows = tf.gather(w_dt, rows)
                 w_rows_col = tf.expand_dims(w_rows, 1)
                 change = stats_of((r - tf.gather(resp, rows)) * w_rows_col, rows)
+                if the_rest:
+                    # r'_nj - r_nj = r_nj r_nd / (1 - r_nd) (column d is emptied below)
+                    # and r'_nd - r_nd = -r_nd: each row's change sums to zero
+                    ratio = tf.where(held, tf.zeros_like(r_d), r_d / (1.0 - r_d))
+                    moved = (resp - tf.cast(gone, dt)) * tf.expand_dims(w_dt * ratio, 1)
+                    rest_change = stats_of(moved, change=True)
+                    change = Stats(*(a + b for a, b in zip(change, rest_change)))
                 keep = 1.0 - tf.one_hot(d, n_comp, dtype=DTYPE)
                 del_stats = Stats(
                     *(
@@ -666,10 +689,19 @@ class Functions:
                 return tuple(widened(del_stats)) + (del_entropy,)
 
             n_rows = dim(held, 0)
-            few = (2 * tf.reduce_sum(tf.cast(held, tf.int32)) <= n_rows) & (
-                n_rows >= DELETE_MIN_ROWS
+            enough = n_rows >= DELETE_MIN_ROWS
+
+            def at_most_half(mask):
+                return 2 * tf.reduce_sum(tf.cast(mask, tf.int32)) <= n_rows
+
+            owned = r_d > tf.constant(DELETE_OWNED, dt)
+            return tf.cond(
+                enough & at_most_half(held),
+                lambda: held_rows(held, False),
+                lambda: tf.cond(
+                    enough & at_most_half(owned), lambda: held_rows(owned, True), every_row
+                ),
             )
-            return tf.cond(few, held_rows, every_row)
 
         def nothing_deleted():
             return tuple(tf.zeros_like(s) for s in new_stats) + (tf.zeros([], DTYPE),)
