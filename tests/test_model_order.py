@@ -297,12 +297,17 @@ def test_a_hopeless_delete_or_merge_candidate_waits_until_the_fit_has_moved(cova
     assert moves.last_delete is None and moves.last_pairs == {}
 
 
+@pytest.mark.parametrize("spread", [40.0, 1.5])  # (1.5: clusters overlap, r_nd of 0.01-0.5)
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
-def test_delete_terms_recompute_only_the_rows_the_candidate_holds(covariance_type, monkeypatch):
+def test_delete_terms_recompute_only_the_rows_the_candidate_holds(
+    covariance_type, spread, monkeypatch
+):
     # A delete proposal hands the candidate's responsibilities to the other components. When
     # the candidate holds few rows only theirs are recomputed (the others' statistics change
-    # by less than DELETE_TOL relatively, and their entropy has a closed form); the terms must
-    # equal those of recomputing every row (forced by DELETE_TOL = -1: every row is held), for
+    # by less than DELETE_TOL relatively, and their entropy has a closed form); when it holds
+    # most rows (forced by DELETE_TOL = -1) only those it owns (above DELETE_OWNED), the
+    # others' change accumulated from their responsibilities; the terms must equal those of
+    # recomputing every row (forced by DELETE_OWNED = -1 as well: every row is owned), for
     # complete rows in float64 and float32 and for rows with missing entries
     from skbgmm._svi import _functions
     from skbgmm._svi._patterns import missing_rows
@@ -311,7 +316,7 @@ def test_delete_terms_recompute_only_the_rows_the_candidate_holds(covariance_typ
     rng = np.random.RandomState(0)
     n, d, k = 3000, 3, 5
     labels = rng.randint(k, size=n)
-    X = rng.uniform(-40, 40, (k, d))[labels] + rng.randn(n, d)
+    X = rng.uniform(-spread, spread, (k, d))[labels] + rng.randn(n, d)
     w = rng.uniform(0.5, 2.0, n)
     X_missing = X.copy()
     X_missing[::4, 1] = np.nan
@@ -323,8 +328,9 @@ def test_delete_terms_recompute_only_the_rows_the_candidate_holds(covariance_typ
     )
     config = Config(covariance_type, "dirichlet_process")
 
-    def terms(tol, delete):
+    def terms(tol, owned, delete):
         monkeypatch.setattr(_functions, "DELETE_TOL", tol)
+        monkeypatch.setattr(_functions, "DELETE_OWNED", owned)
         fns = _functions.Functions(config)  # (traced afresh: the tolerance is read when traced)
         stats = Stats(*(np.asarray(s) for s in fns.batch_stats(X, w, np.eye(k)[labels], frame)))
         common = (frame, prior, 1e-6, stats, stats, np.bool_(False), np.zeros((0, 2), np.int32))
@@ -344,13 +350,14 @@ def test_delete_terms_recompute_only_the_rows_the_candidate_holds(covariance_typ
         return [[np.asarray(t) for t in (*o[3][2], o[3][3])] for o in out]
 
     for delete in (0, k - 1):
-        few, every = terms(1e-14, delete), terms(-1.0, delete)
-        for path, (a, b) in enumerate(zip(few, every)):
-            rtol = 1e-5 if path == 1 else 1e-11
-            for x, y in zip(a, b):
-                np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol * np.abs(y).max())
-            # the deleted component is empty
-            assert np.all(a[0][delete] == 0) and np.all(a[1][delete] == 0)
+        every = terms(-1.0, -1.0, delete)
+        for shortcut in (terms(1e-14, 0.5, delete), terms(-1.0, 0.5, delete)):
+            for path, (a, b) in enumerate(zip(shortcut, every)):
+                rtol = 1e-5 if path == 1 else 1e-11
+                for x, y in zip(a, b):
+                    np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol * np.abs(y).max())
+                # the deleted component is empty
+                assert np.all(a[0][delete] == 0) and np.all(a[1][delete] == 0)
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)

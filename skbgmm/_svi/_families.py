@@ -303,19 +303,28 @@ class Full(_Wishart, shapes.FullShapes):
         """
         return n_features <= n_components
 
-    def pair_second_moments(self, Z_t, weighted_resp):
+    @staticmethod
+    def pair_products(Z_t):
+        """``(upper, pairs)``: the indices ``(i, j)``, ``i <= j``, of each pair of features and
+        the products ``z_ni z_nj`` of the columns of ``Z_t``, (D(D+1)/2, n)."""
+        n_feat = dim(Z_t, 0)
+        square = tf.ones(tf.stack([n_feat, n_feat]), tf.bool)
+        upper = tf.cast(tf.where(tf.linalg.band_part(square, 0, -1)), tf.int32)
+        first, second = tf.unstack(upper, num=2, axis=1)
+        return upper, tf.gather(Z_t, first) * tf.gather(Z_t, second)
+
+    def pair_second_moments(self, Z_t, weighted_resp, products=None):
         """:meth:`second_moments` from the products of each pair of features, (D(D+1)/2, n).
 
         ``sum_n r_nk z_ni z_nj`` for ``i <= j`` is one product of the (D(D+1)/2, n) pairs by
         the (n, K) responsibilities, placed in the upper triangle and mirrored (the diagonal
         taken once): the same sums, exactly symmetric, in another order of rounding.
+        ``products``: :meth:`pair_products` of ``Z_t``, when a step takes several sums of the
+        same rows.
         """
         n_comp = dim(weighted_resp, 1)
         n_feat = dim(Z_t, 0)
-        square = tf.ones(tf.stack([n_feat, n_feat]), tf.bool)
-        upper = tf.cast(tf.where(tf.linalg.band_part(square, 0, -1)), tf.int32)
-        first, second = tf.unstack(upper, num=2, axis=1)
-        pairs = tf.gather(Z_t, first) * tf.gather(Z_t, second)
+        upper, pairs = self.pair_products(Z_t) if products is None else products
         sums = tf.scatter_nd(
             upper, tf.matmul(pairs, weighted_resp), tf.stack([n_feat, n_feat, n_comp])
         )

@@ -462,6 +462,8 @@ class Functions:
         computed = self._computed(counts, post_z) if pooled else None
         log_resp, log_norm = _model.log_resp_of_columns(Z_t, post_z, self.fam, self.wp, computed)
         w_dt = tf.cast(w, dt)
+        # (the products of pairs of features, once for every sum over all the rows)
+        products = self.fam.pair_products(Z_t) if by_pair else None
 
         def stats_of(weighted_resp, rows=None, change=False):
             # a change of the responsibilities (of some rows, or ``change`` of every row):
@@ -470,7 +472,7 @@ class Functions:
             if rows is None:
                 weights = tf.zeros_like(w_dt) if change else w_dt
                 return _model.sufficient_stats_of_columns(
-                    Z_t, weighted_resp, weights, self.fam, by_pair
+                    Z_t, weighted_resp, weights, self.fam, by_pair, products
                 )
             rows_z = tf.gather(Z_t, rows, axis=1)
             return _model.sufficient_stats_of_columns(

@@ -341,12 +341,13 @@ def sufficient_stats(Z, weighted_resp, weights, fam, by_pair=False):
     return sufficient_stats_of_columns(tf.transpose(Z), weighted_resp, weights, fam, by_pair)
 
 
-def sufficient_stats_of_columns(Z_t, weighted_resp, weights, fam, by_pair=False):
-    """:func:`sufficient_stats` of the points as the columns of ``Z_t`` (D, n)."""
+def sufficient_stats_of_columns(Z_t, weighted_resp, weights, fam, by_pair=False, products=None):
+    """:func:`sufficient_stats` of the points as the columns of ``Z_t`` (D, n) (``by_pair``:
+    from the products of pairs of features, ``products`` if given)."""
     nk = tf.reduce_sum(weighted_resp, axis=0)
     s1 = tf.matmul(weighted_resp, Z_t, transpose_a=True, transpose_b=True)
     if by_pair:
-        return nk, s1, fam.pair_second_moments(Z_t, weighted_resp)
+        return nk, s1, fam.pair_second_moments(Z_t, weighted_resp, products)
     return nk, s1, fam.second_moments(Z_t, weighted_resp, weights)
 
 
