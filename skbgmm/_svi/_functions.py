@@ -658,10 +658,12 @@ class Functions:
                 w_rows_col = tf.expand_dims(w_rows, 1)
                 change = stats_of((r - tf.gather(resp, rows)) * w_rows_col, rows)
                 if the_rest:
-                    # r'_nj - r_nj = r_nj r_nd / (1 - r_nd) (column d is emptied below)
-                    # and r'_nd - r_nd = -r_nd: each row's change sums to zero
+                    # r'_nj - r_nj = r_nj r_nd / (1 - r_nd) (column d is emptied below; for
+                    # 'tied', whose shared second moments of partially observed rows sum the
+                    # columns, it is r'_nd - r_nd = -r_nd: each row's change sums to zero)
                     ratio = tf.where(held, tf.zeros_like(r_d), r_d / (1.0 - r_d))
-                    moved = (resp - tf.cast(gone, dt)) * tf.expand_dims(w_dt * ratio, 1)
+                    moved = resp - tf.cast(gone, dt) if self.fam.shared else resp
+                    moved = moved * tf.expand_dims(w_dt * ratio, 1)
                     rest_change = stats_of(moved, change=True)
                     change = Stats(*(a + b for a, b in zip(change, rest_change)))
                 keep = 1.0 - tf.one_hot(d, n_comp, dtype=DTYPE)
