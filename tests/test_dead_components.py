@@ -54,9 +54,13 @@ def _assert_same(a, b, rtol):
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
-@pytest.mark.parametrize("delete_tol", [1e-14, -1.0])  # (-1: every row is recomputed)
-def test_the_pooled_step_equals_a_column_per_component(covariance_type, delete_tol, monkeypatch):
+# (the delete candidate's three paths: the rows above DELETE_TOL, the rows it owns, every row)
+@pytest.mark.parametrize("delete_tol, delete_owned", [(1e-14, 0.5), (-1.0, 0.5), (-1.0, -1.0)])
+def test_the_pooled_step_equals_a_column_per_component(
+    covariance_type, delete_tol, delete_owned, monkeypatch
+):
     monkeypatch.setattr(_functions, "DELETE_TOL", delete_tol)
+    monkeypatch.setattr(_functions, "DELETE_OWNED", delete_owned)
     config = Config(covariance_type, "dirichlet_process")
     fns = _functions.Functions(config)  # (traced afresh: the tolerance is read when traced)
     X, w, labels, frame, prior, k = _problem(covariance_type)
