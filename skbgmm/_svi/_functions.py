@@ -196,7 +196,8 @@ DELETE_MIN_ROWS = 256
 #: data), only the rows whose responsibility for it exceeds this are recomputed from their
 #: log-responsibilities; every other row's handover ``r_nj / (1 - r_nd)`` is computed from its
 #: responsibilities directly (``1 - r_nd`` is at least a half there, so nothing cancels) and its
-#: statistics' change accumulated in one product with the pass's own: exact like recomputing
+#: statistics' change accumulated in one more product over all rows (sharing the step's products
+#: of pairs of features): exact like recomputing
 #: every row, at a fraction of the row-wise work (1M x 10 blobs, K=10, 'full', float32: a
 #: tenth of the rows above, 79-97% above ``DELETE_TOL``)
 DELETE_OWNED = 0.5
